@@ -1,0 +1,42 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { AppError } from './http/app-error.ts';
+import type { AppDeps, AppEnv } from './http/app-env.ts';
+import { handleError, handleNotFound } from './http/error-handler.ts';
+import { mountWebApp } from './http/web-app.ts';
+import { adminDatasetsRoute } from './routes/admin-datasets/admin-datasets.route.ts';
+import { blobsRoute } from './routes/blobs/blobs.route.ts';
+import { datasetsRoute } from './routes/datasets/datasets.route.ts';
+import { healthRoute } from './routes/health/health.route.ts';
+
+/** Routes that stream large bodies into the blob store and enforce their own, larger limit. */
+const STREAMING_UPLOADS = new Set(['/api/admin/blobs']);
+
+export function createApp(deps: AppDeps, options: { webDist?: string } = {}) {
+  const app = new Hono<AppEnv>();
+  app.onError(handleError);
+  app.notFound(handleNotFound);
+
+  app.use('/api/*', async (c, next) => {
+    c.set('deps', deps);
+    await next();
+  });
+  const jsonLimit = bodyLimit({
+    maxSize: deps.env.COOPT_MAX_BODY_BYTES,
+    onError: () => {
+      throw AppError.payloadTooLarge(deps.env.COOPT_MAX_BODY_BYTES);
+    },
+  });
+  app.use('/api/*', (c, next) => (STREAMING_UPLOADS.has(c.req.path) ? next() : jsonLimit(c, next)));
+
+  const api = app
+    .route('/api/health', healthRoute)
+    .route('/api/datasets', datasetsRoute)
+    .route('/api/admin/datasets', adminDatasetsRoute)
+    .route('/api/admin/blobs', blobsRoute);
+
+  if (options.webDist) mountWebApp(app, options.webDist);
+  return api;
+}
+
+export type AppType = ReturnType<typeof createApp>;

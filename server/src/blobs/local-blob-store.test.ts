@@ -1,0 +1,68 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BlobNotFoundError, BlobRangeError, BlobTooLargeError } from './blob-store.ts';
+import { LocalBlobStore } from './local-blob-store.ts';
+
+let root: string;
+let store: LocalBlobStore;
+
+beforeEach(() => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'coopt-blobs-'));
+  store = new LocalBlobStore(root);
+});
+afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+describe('LocalBlobStore', () => {
+  it('keys blobs by the SHA-256 of their content and reads them back', async () => {
+    const bytes = new TextEncoder().encode('hello blobs');
+    const info = await store.put(bytes);
+    expect(info).toEqual({ key: sha256(bytes), size: bytes.length });
+    expect(Buffer.from(await store.get(info.key)).toString()).toBe('hello blobs');
+    expect(await store.stat(info.key)).toEqual(info);
+  });
+
+  it('streams a large blob in without holding it whole, and the same bytes twice are one blob', async () => {
+    const chunk = Buffer.alloc(1 << 20, 7);
+    const chunks = function* () {
+      for (let i = 0; i < 32; i++) yield chunk;
+    };
+    const a = await store.put(Readable.from(chunks()));
+    const b = await store.put(Readable.from(chunks()));
+    expect(a.size).toBe(32 << 20);
+    expect(b.key).toBe(a.key);
+    const stored = fs.readdirSync(root, { recursive: true }).filter((f) => String(f).endsWith(a.key));
+    expect(stored).toHaveLength(1);
+  });
+
+  it('serves inclusive byte ranges and refuses ranges outside the blob', async () => {
+    const info = await store.put(Buffer.from('0123456789'));
+    expect((await buffer(await store.stream(info.key, { start: 2, end: 5 }))).toString()).toBe('2345');
+    expect((await buffer(await store.stream(info.key))).toString()).toBe('0123456789');
+    await expect(store.stream(info.key, { start: 5, end: 10 })).rejects.toBeInstanceOf(BlobRangeError);
+    await expect(store.stream(info.key, { start: 6, end: 5 })).rejects.toBeInstanceOf(BlobRangeError);
+  });
+
+  it('aborts a put past the size limit and leaves nothing behind', async () => {
+    await expect(store.put(Readable.from([Buffer.alloc(600), Buffer.alloc(600)]), { maxBytes: 1000 })).rejects.toBeInstanceOf(
+      BlobTooLargeError,
+    );
+    expect(fs.readdirSync(path.join(root, 'tmp'))).toEqual([]);
+  });
+
+  it('reports missing blobs and refuses keys that are not hashes', async () => {
+    const missing = 'f'.repeat(64);
+    await expect(store.get(missing)).rejects.toBeInstanceOf(BlobNotFoundError);
+    await expect(store.stream('../../etc/passwd')).rejects.toBeInstanceOf(BlobNotFoundError);
+    expect(await store.stat(missing)).toBeNull();
+    const info = await store.put(Buffer.from('x'));
+    expect(await store.delete(info.key)).toBe(true);
+    expect(await store.delete(info.key)).toBe(false);
+  });
+});

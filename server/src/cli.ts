@@ -1,0 +1,147 @@
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ProgressBar } from './cli/progress-bar.ts';
+import { fileSource } from './datasets/byte-source.ts';
+import { type CifarVariant, readCifar } from './datasets/cifar-reader.ts';
+import { DatasetExistsError, DEFAULT_CHUNK_SIZE, importDataset } from './datasets/dataset-importer.ts';
+import { DatasetFileError } from './datasets/dataset-file-error.ts';
+import { listAdminDatasets } from './datasets/dataset-views.ts';
+import { readIdx } from './datasets/idx-reader.ts';
+import { readImageFolder } from './datasets/image-folder-reader.ts';
+import { importKnownSource } from './datasets/import-request.ts';
+import { findKnownSource, isAvailable, knownSources } from './datasets/known-sources.ts';
+import type { SampleStream } from './datasets/sample-stream.ts';
+import { EnvError, type Env, loadEnv, resolveUserPath } from './env.ts';
+import { openRuntime } from './runtime.ts';
+
+const USAGE = `usage: pnpm coopt <command>
+
+  import idx    --name NAME --images FILE [--labels FILE]      IDX files (MNIST layout), gzipped or not
+  import cifar  --name NAME [--variant 10|100] FILE...          CIFAR-10/100 binary batches
+  import images --name NAME [--size WxH] DIR|TAR                a directory or tar(.gz) of PNG/JPEG images
+  import source ID                                              a known source (${knownSources.map((s) => s.id).join(', ')})
+  datasets                                                      list datasets
+  migrate                                                       apply database migrations
+
+  Every import also takes --chunk-size N (images per stored chunk, default ${DEFAULT_CHUNK_SIZE}).`;
+
+class UsageError extends Error {}
+
+function parseSize(text: string | undefined): { width: number; height: number } | undefined {
+  if (text === undefined) return undefined;
+  const m = /^(\d+)x(\d+)$/.exec(text);
+  if (!m) throw new UsageError(`--size must look like 32x32, not "${text}"`);
+  return { width: Number(m[1]), height: Number(m[2]) };
+}
+
+async function openStream(env: Env, format: string, args: string[], chunkSize: number) {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      name: { type: 'string' },
+      images: { type: 'string' },
+      labels: { type: 'string' },
+      variant: { type: 'string' },
+      size: { type: 'string' },
+      'chunk-size': { type: 'string' },
+    },
+  });
+  const file = (p: string) => {
+    const full = resolveUserPath(env, p);
+    if (!fs.existsSync(full)) throw new UsageError(`no such file: ${full}`);
+    return full;
+  };
+  if (!values.name) throw new UsageError('--name is required');
+  let stream: SampleStream;
+  if (format === 'idx') {
+    if (!values.images) throw new UsageError('--images is required');
+    stream = await readIdx(fileSource(file(values.images)), values.labels ? fileSource(file(values.labels)) : null, {
+      batchSize: chunkSize,
+    });
+  } else if (format === 'cifar') {
+    if (positionals.length === 0) throw new UsageError('give at least one CIFAR batch file');
+    const variant = values.variant === undefined ? undefined : (Number(values.variant) as CifarVariant);
+    if (variant !== undefined && variant !== 10 && variant !== 100) throw new UsageError('--variant is 10 or 100');
+    stream = await readCifar(positionals.map((p) => fileSource(file(p))), { batchSize: chunkSize, variant });
+  } else if (format === 'images') {
+    const target = positionals[0];
+    if (!target || positionals.length > 1) throw new UsageError('give one directory or tar file');
+    const full = file(target);
+    const input = fs.statSync(full).isDirectory()
+      ? ({ kind: 'directory', path: full } as const)
+      : ({ kind: 'tar', source: fileSource(full) } as const);
+    stream = await readImageFolder(input, { batchSize: chunkSize, size: parseSize(values.size) });
+  } else {
+    throw new UsageError(`unknown import format "${format}"`);
+  }
+  return { name: values.name, format: format as 'idx' | 'cifar' | 'images', stream };
+}
+
+function chunkSizeOf(args: string[]): number {
+  const i = args.indexOf('--chunk-size');
+  if (i === -1) return DEFAULT_CHUNK_SIZE;
+  const n = Number(args[i + 1]);
+  if (!Number.isInteger(n) || n < 1 || n > 1 << 20) throw new UsageError('--chunk-size is a positive integer');
+  return n;
+}
+
+async function run(argv: string[]): Promise<void> {
+  const [command, sub, ...rest] = argv;
+  if (!command || command === 'help' || command === '--help') {
+    console.log(USAGE);
+    return;
+  }
+  const env = loadEnv();
+  const runtime = await openRuntime(env);
+  try {
+    if (command === 'migrate') {
+      console.log(`migrations applied (${runtime.database.kind})`);
+    } else if (command === 'datasets') {
+      for (const d of await listAdminDatasets(runtime.database)) {
+        const labels = d.hasLabels ? `labels: ${d.classNames?.length ?? 0} classes` : 'unlabeled';
+        console.log(`${d.id}\t${d.name}\t${d.count} x ${d.height}x${d.width}x${d.channels}\t${d.format}\t${labels}`);
+      }
+    } else if (command === 'import' && sub === 'source') {
+      const source = rest[0] ? findKnownSource(rest[0]) : undefined;
+      if (!source) throw new UsageError(`give one of: ${knownSources.map((s) => s.id).join(', ')}`);
+      if (!isAvailable(source)) throw new UsageError(`${source.id} is not installed here (${source.images})`);
+      const bar = new ProgressBar(`import ${source.id}`);
+      const { dataset, created } = await importKnownSource(runtime, source, (p) => bar.update(p.done, p.total));
+      bar.finish(created ? `done: dataset ${dataset.id}, ${dataset.count} images` : `already imported as dataset ${dataset.id}`);
+    } else if (command === 'import' && sub) {
+      const chunkSize = chunkSizeOf(rest);
+      const { name, format, stream } = await openStream(env, sub, rest, chunkSize);
+      const bar = new ProgressBar(`import ${name}`);
+      const dataset = await importDataset(runtime, {
+        name,
+        format,
+        stream,
+        chunkSize,
+        onProgress: (p) => bar.update(p.done, p.total),
+      });
+      bar.finish(`done: dataset ${dataset.id} "${dataset.name}", ${dataset.count} images of ${dataset.height}x${dataset.width}x${dataset.channels}`);
+    } else {
+      throw new UsageError(`unknown command "${argv.join(' ')}"`);
+    }
+  } finally {
+    await runtime.close();
+  }
+}
+
+run(process.argv.slice(2)).catch((err) => {
+  if (err instanceof UsageError) {
+    console.error(`error: ${err.message}\n\n${USAGE}`);
+    process.exit(64);
+  }
+  if (err instanceof DatasetFileError || err instanceof DatasetExistsError || err instanceof EnvError) {
+    console.error(`\nerror: ${err.message}`);
+    process.exit(2);
+  }
+  if (err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    console.error(`error: ${err.message}\n\n${USAGE}`);
+    process.exit(64);
+  }
+  console.error(err);
+  process.exit(1);
+});

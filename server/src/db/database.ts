@@ -1,0 +1,54 @@
+import fs from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import type { DatabaseKind } from '@coopt/shared';
+import type { SQL } from 'drizzle-orm';
+import { type PgDatabase, PgDialect, type PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
+import * as schema from './schema.ts';
+
+export type Schema = typeof schema;
+export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+
+export interface Database {
+  kind: DatabaseKind;
+  db: Db;
+  /** Runs raw SQL and returns its rows, whichever driver is underneath. */
+  rows<T extends Record<string, unknown>>(query: SQL): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+export type DatabaseTarget = { kind: 'pglite'; dataDir: string | null } | { kind: 'postgres'; url: string };
+
+/** Opens the embedded PGlite database (on disk, or in memory when dataDir is null) or a Postgres server. */
+export async function openDatabase(target: DatabaseTarget): Promise<Database> {
+  if (target.kind === 'pglite') {
+    if (target.dataDir) fs.mkdirSync(target.dataDir, { recursive: true });
+    const client = target.dataDir ? await PGlite.create(target.dataDir) : await PGlite.create();
+    const db = drizzlePglite({ client, schema }) as unknown as Db;
+    return {
+      kind: 'pglite',
+      db,
+      rows: async <T>(query: SQL) => (await client.query<T>(toRaw(query).sql, toRaw(query).params)).rows,
+      close: () => client.close(),
+    };
+  }
+  const client = postgres(target.url, { max: 20, onnotice: () => {} });
+  const db = drizzlePostgres({ client, schema }) as unknown as Db;
+  return {
+    kind: 'postgres',
+    db,
+    rows: async <T>(query: SQL) => {
+      const raw = toRaw(query);
+      return (await client.unsafe(raw.sql, raw.params as postgres.ParameterOrJSON<never>[])) as unknown as T[];
+    },
+    close: () => client.end({ timeout: 5 }),
+  };
+}
+
+const dialect = new PgDialect();
+
+function toRaw(query: SQL): { sql: string; params: unknown[] } {
+  return dialect.sqlToQuery(query);
+}

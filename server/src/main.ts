@@ -1,0 +1,41 @@
+import { serve } from '@hono/node-server';
+import { createApp } from './app.ts';
+import { ProgressBar } from './cli/progress-bar.ts';
+import { importKnownSource } from './datasets/import-request.ts';
+import { isAvailable, knownSources } from './datasets/known-sources.ts';
+import { EnvError, loadEnv, resolveUserPath } from './env.ts';
+import { defaultWebDist } from './paths.ts';
+import { openRuntime } from './runtime.ts';
+
+async function main() {
+  const env = loadEnv();
+  const runtime = await openRuntime(env);
+
+  if (env.COOPT_DEMO) {
+    for (const source of knownSources.filter(isAvailable)) {
+      const bar = new ProgressBar(`import ${source.id}`);
+      const { dataset, created } = await importKnownSource(runtime, source, (p) => bar.update(p.done, p.total));
+      if (created) bar.finish(`done: dataset ${dataset.id}, ${dataset.count} images`);
+    }
+  }
+
+  const app = createApp(runtime, { webDist: env.COOPT_WEB_DIST ? resolveUserPath(env, env.COOPT_WEB_DIST) : defaultWebDist });
+  const server = serve({ fetch: app.fetch, port: env.PORT, hostname: env.HOST }, (info) => {
+    const url = `http://${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${info.port}`;
+    console.log(`CoOpt is running at ${url}  (database: ${runtime.database.kind}, data: ${runtime.dataDir})`);
+    console.log(`  volunteer ${url}/   admin ${url}/admin   researcher ${url}/research`);
+    console.log(`  admin token: ${env.COOPT_ADMIN_TOKEN ? '(from COOPT_ADMIN_TOKEN)' : runtime.adminToken}`);
+  });
+
+  const stop = () => {
+    server.close();
+    runtime.close().finally(() => process.exit(0));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch((err) => {
+  console.error(err instanceof EnvError ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,35 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { DatabaseKind } from '@coopt/shared';
+import { createApp } from '../app.ts';
+import { LocalBlobStore } from '../blobs/local-blob-store.ts';
+import { parseEnv } from '../env.ts';
+import type { AppDeps } from '../http/app-env.ts';
+import { openTestDatabase } from './test-database.ts';
+
+export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+/** The real app on a throwaway database and blob directory, driven through app.request(). */
+export async function createTestApp(kind: DatabaseKind, envOverrides: Record<string, string> = {}) {
+  const blobDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coopt-app-'));
+  const database = await openTestDatabase(kind);
+  const deps: AppDeps = {
+    env: parseEnv({ COOPT_ADMIN_TOKEN: TEST_ADMIN_TOKEN, ...envOverrides }),
+    database,
+    blobs: new LocalBlobStore(blobDir),
+    adminToken: TEST_ADMIN_TOKEN,
+    version: 'test',
+  };
+  const app = createApp(deps);
+  const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
+  return {
+    app,
+    deps,
+    admin,
+    close: async () => {
+      await database.close();
+      fs.rmSync(blobDir, { recursive: true, force: true });
+    },
+  };
+}

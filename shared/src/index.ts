@@ -1,0 +1,3 @@
+export * from './datasets.ts';
+export * from './error-codes.ts';
+export * from './health.ts';
