@@ -13,6 +13,7 @@ export type Db = PgDatabase<PgQueryResultHKT, Schema>;
 
 export interface Database {
   kind: DatabaseKind;
+  target: DatabaseTarget;
   db: Db;
   /** Runs raw SQL and returns its rows, whichever driver is underneath. */
   rows<T extends Record<string, unknown>>(query: SQL): Promise<T[]>;
@@ -29,6 +30,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
     const db = drizzlePglite({ client, schema }) as unknown as Db;
     return {
       kind: 'pglite',
+      target,
       db,
       rows: async <T>(query: SQL) => (await client.query<T>(toRaw(query).sql, toRaw(query).params)).rows,
       close: () => client.close(),
@@ -38,6 +40,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
   const db = drizzlePostgres({ client, schema }) as unknown as Db;
   return {
     kind: 'postgres',
+    target,
     db,
     rows: async <T>(query: SQL) => {
       const raw = toRaw(query);

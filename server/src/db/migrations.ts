@@ -4,7 +4,8 @@ import { sql } from 'drizzle-orm';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import type { PgliteDatabase } from 'drizzle-orm/pglite';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
-import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
 import { migrationsDir } from '../paths.ts';
 import type { Database } from './database.ts';
 
@@ -30,12 +31,16 @@ export async function applyMigrations(database: Database, dir = migrationsDir): 
     await migratePglite(database.db as unknown as PgliteDatabase, { migrationsFolder: dir });
     return;
   }
-  // Session-level advisory locks belong to one connection, so take the lock inside a
-  // transaction-scoped lock on the migrating connection itself.
-  await database.db.transaction(async (tx) => {
-    await tx.execute(sql`select pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`);
-    await migratePostgres(tx as unknown as PostgresJsDatabase, { migrationsFolder: dir });
-  });
+  if (database.target.kind !== 'postgres') throw new Error('postgres database without a postgres target');
+  // An advisory lock belongs to one connection, so migrate over a single dedicated one that holds it.
+  const client = postgres(database.target.url, { max: 1, onnotice: () => {} });
+  try {
+    await client`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
+    await migratePostgres(drizzlePostgres({ client }), { migrationsFolder: dir });
+    await client`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`;
+  } finally {
+    await client.end({ timeout: 5 });
+  }
 }
 
 export interface MigrationState {
