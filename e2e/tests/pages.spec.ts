@@ -1,0 +1,65 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { launchChromium, screenshot, watchErrors } from '../fixtures/browser.ts';
+import { AdminPage, ResearcherPage, VolunteerPage } from '../fixtures/pages.ts';
+import { type RunningServer, startServer } from '../fixtures/server.ts';
+
+describe('every page loads in real Chromium against the real server', () => {
+  let server: RunningServer;
+  let browser: Browser;
+  let page: Page;
+  let errors: string[];
+
+  beforeAll(async () => {
+    server = await startServer();
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+  beforeEach(async () => {
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    errors = watchErrors(page);
+    return () => page.close();
+  });
+
+  it('volunteer page: WebGPU adapter, and the page says it will use WebGPU', async () => {
+    const volunteer = new VolunteerPage(page, server.url);
+    await volunteer.open();
+    expect(await volunteer.heading().innerText()).toBe('Lend your GPU to science');
+    expect(await volunteer.webgpuAdapter()).not.toBeNull();
+    expect(await volunteer.backend()).toBe('WebGPU');
+    expect(await volunteer.healthText()).toMatch(/pglite · schema 0000_foundation/);
+    await screenshot(page, 'volunteer');
+    expect(errors).toEqual([]);
+  });
+
+  it('admin page: refuses a wrong token, then lists the demo datasets with their labels kept on the server', async () => {
+    const admin = new AdminPage(page, server.url);
+    await admin.open();
+    expect(await admin.webgpuAdapter()).not.toBeNull();
+    await admin.signIn('definitely-not-the-token');
+    expect(await admin.errorText()).toContain('not the admin token');
+    await admin.signIn(server.adminToken);
+    await admin.datasetRows().first().waitFor();
+    const first = await admin.datasetRows().first().innerText();
+    expect(first).toContain('fashion-mnist-test');
+    expect(first).toContain('10,000');
+    expect(first).toContain('10 classes');
+    await screenshot(page, 'admin');
+    // The wrong token's 403 is the only console error the page may show.
+    expect(errors.filter((e) => !e.includes('403'))).toEqual([]);
+  });
+
+  it('researcher page: lists the source datasets', async () => {
+    const researcher = new ResearcherPage(page, server.url);
+    await researcher.open();
+    expect(await researcher.webgpuAdapter()).not.toBeNull();
+    await researcher.datasetRows().first().waitFor();
+    expect(await researcher.datasetRows().first().innerText()).toContain('fashion-mnist-test');
+    expect(await page.content()).not.toContain('classes');
+    await screenshot(page, 'researcher');
+    expect(errors).toEqual([]);
+  });
+});

@@ -1,0 +1,112 @@
+import { useState } from 'react';
+import { adminApi, unwrap } from '../api-client.ts';
+import { DatasetTable } from '../components/DatasetTable.tsx';
+import { useAsync } from '../use-async.ts';
+
+const TOKEN_KEY = 'coopt.adminToken';
+
+export function AdminPage() {
+  const [token, setToken] = useState(() => sessionStorage.getItem(TOKEN_KEY) ?? '');
+  const [draft, setDraft] = useState('');
+  const [busy, setBusy] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+
+  const client = adminApi(token);
+  const data = useAsync(async () => {
+    if (!token) return null;
+    const [datasets, sources] = await Promise.all([
+      client.api.admin.datasets.$get().then(unwrap),
+      client.api.admin.datasets.sources.$get().then(unwrap),
+    ]);
+    return { datasets: datasets.datasets, sources: sources.sources };
+  }, [token]);
+
+  const signIn = (t: string) => {
+    sessionStorage.setItem(TOKEN_KEY, t);
+    setToken(t);
+  };
+
+  const importSource = async (id: string) => {
+    setBusy(id);
+    setNotice(null);
+    try {
+      const d = await unwrap(await client.api.admin.datasets.$post({ json: { format: 'source', source: id } }));
+      setNotice(`Imported ${d.name}: ${d.count.toLocaleString('en')} images.`);
+      data.reload();
+    } catch (err) {
+      setNotice(err instanceof Error ? err.message : String(err));
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  if (!token || data.error) {
+    return (
+      <section className="card narrow">
+        <h1>Admin</h1>
+        <p>Paste the admin token that the server printed when it started (or the value of COOPT_ADMIN_TOKEN).</p>
+        {data.error && <p className="error">{data.error}</p>}
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            signIn(draft.trim());
+          }}
+          className="row"
+        >
+          <input
+            type="password"
+            aria-label="Admin token"
+            placeholder="admin token"
+            value={draft}
+            onChange={(e) => setDraft(e.target.value)}
+          />
+          <button type="submit" className="primary">
+            Sign in
+          </button>
+        </form>
+      </section>
+    );
+  }
+
+  return (
+    <>
+      <div className="row spread">
+        <h1>Admin</h1>
+        <button type="button" onClick={() => signIn('')}>
+          Sign out
+        </button>
+      </div>
+      <section className="card">
+        <h2>Datasets</h2>
+        {data.data && <DatasetTable datasets={data.data.datasets} />}
+        {notice && <p className="notice">{notice}</p>}
+      </section>
+      <section className="card">
+        <h2>Known sources</h2>
+        <p className="muted">
+          Import more with <code>pnpm coopt import idx|cifar|images …</code>, or from these files found on the server:
+        </p>
+        <ul className="sources">
+          {data.data?.sources.map((s) => (
+            <li key={s.id}>
+              <span>{s.title}</span>
+              {s.importedAs !== null ? (
+                <span className="tag ok">imported</span>
+              ) : s.available ? (
+                <button type="button" disabled={busy !== null} onClick={() => importSource(s.id)}>
+                  {busy === s.id ? 'Importing…' : 'Import'}
+                </button>
+              ) : (
+                <span className="tag">not installed</span>
+              )}
+            </li>
+          ))}
+        </ul>
+      </section>
+      <section className="card">
+        <h2>Campaigns</h2>
+        <p className="muted">No campaigns yet.</p>
+      </section>
+    </>
+  );
+}
