@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { AppError } from './http/app-error.ts';
 import type { AppDeps, AppEnv } from './http/app-env.ts';
+import { AppError } from './http/app-error.ts';
 import { handleError, handleNotFound } from './http/error-handler.ts';
 import { mountWebApp } from './http/web-app.ts';
 import { adminDatasetsRoute } from './routes/admin-datasets/admin-datasets.route.ts';

@@ -1,8 +1,8 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { once } from 'node:events';
 import type { DatabaseKind } from '@coopt/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idxImages, idxLabels, pixelsFor } from './test/dataset-files.ts';
@@ -52,7 +52,10 @@ describe.each(databaseKinds())('import CLI on %s', (kind: DatabaseKind) => {
     // The images come through a pipe, so the test decides exactly how far the import gets before the kill.
     const fifo = path.join(dir, 'images.fifo');
     execFileSync('mkfifo', [fifo]);
-    const first = cli(['import', 'idx', '--name', 'crashy', '--images', 'images.fifo', '--labels', 'labels.idx', '--chunk-size', '500'], env);
+    const first = cli(
+      ['import', 'idx', '--name', 'crashy', '--images', 'images.fifo', '--labels', 'labels.idx', '--chunk-size', '500'],
+      env,
+    );
     const writer = fs.createWriteStream(fifo);
     writer.write(images.subarray(0, 16 + 1200 * 784));
     let progress = '';
@@ -73,7 +76,21 @@ describe.each(databaseKinds())('import CLI on %s', (kind: DatabaseKind) => {
 
     fs.writeFileSync(path.join(dir, 'images.idx'), images);
     const second = await finish(
-      cli(['import', 'idx', '--name', 'crashy', '--images', 'images.idx', '--labels', 'labels.idx', '--chunk-size', '500'], env),
+      cli(
+        [
+          'import',
+          'idx',
+          '--name',
+          'crashy',
+          '--images',
+          'images.idx',
+          '--labels',
+          'labels.idx',
+          '--chunk-size',
+          '500',
+        ],
+        env,
+      ),
     );
     expect(second.err).toContain('3000/3000 images');
     expect(second.code).toBe(0);

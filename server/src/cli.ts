@@ -3,15 +3,15 @@ import { parseArgs } from 'node:util';
 import { ProgressBar } from './cli/progress-bar.ts';
 import { fileSource } from './datasets/byte-source.ts';
 import { type CifarVariant, readCifar } from './datasets/cifar-reader.ts';
-import { DatasetExistsError, DEFAULT_CHUNK_SIZE, importDataset } from './datasets/dataset-importer.ts';
 import { DatasetFileError } from './datasets/dataset-file-error.ts';
+import { DatasetExistsError, importDataset } from './datasets/dataset-importer.ts';
 import { listAdminDatasets } from './datasets/dataset-views.ts';
 import { readIdx } from './datasets/idx-reader.ts';
 import { readImageFolder } from './datasets/image-folder-reader.ts';
 import { importKnownSource } from './datasets/import-request.ts';
 import { findKnownSource, isAvailable, knownSources } from './datasets/known-sources.ts';
-import type { SampleStream } from './datasets/sample-stream.ts';
-import { EnvError, type Env, loadEnv, resolveUserPath } from './env.ts';
+import { READ_BATCH_IMAGES, type SampleStream } from './datasets/sample-stream.ts';
+import { type Env, EnvError, loadEnv, resolveUserPath } from './env.ts';
 import { openRuntime } from './runtime.ts';
 
 const USAGE = `usage: pnpm coopt <command>
@@ -23,7 +23,7 @@ const USAGE = `usage: pnpm coopt <command>
   datasets                                                      list datasets
   migrate                                                       apply database migrations
 
-  Every import also takes --chunk-size N (images per stored chunk, default ${DEFAULT_CHUNK_SIZE}).`;
+  Every import also takes --chunk-size N (images per stored chunk; default: about 8 MiB of pixels).`;
 
 class UsageError extends Error {}
 
@@ -34,7 +34,7 @@ function parseSize(text: string | undefined): { width: number; height: number } 
   return { width: Number(m[1]), height: Number(m[2]) };
 }
 
-async function openStream(env: Env, format: string, args: string[], chunkSize: number) {
+async function openStream(env: Env, format: string, args: string[], batchSize: number) {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -57,13 +57,16 @@ async function openStream(env: Env, format: string, args: string[], chunkSize: n
   if (format === 'idx') {
     if (!values.images) throw new UsageError('--images is required');
     stream = await readIdx(fileSource(file(values.images)), values.labels ? fileSource(file(values.labels)) : null, {
-      batchSize: chunkSize,
+      batchSize,
     });
   } else if (format === 'cifar') {
     if (positionals.length === 0) throw new UsageError('give at least one CIFAR batch file');
     const variant = values.variant === undefined ? undefined : (Number(values.variant) as CifarVariant);
     if (variant !== undefined && variant !== 10 && variant !== 100) throw new UsageError('--variant is 10 or 100');
-    stream = await readCifar(positionals.map((p) => fileSource(file(p))), { batchSize: chunkSize, variant });
+    stream = await readCifar(
+      positionals.map((p) => fileSource(file(p))),
+      { batchSize, variant },
+    );
   } else if (format === 'images') {
     const target = positionals[0];
     if (!target || positionals.length > 1) throw new UsageError('give one directory or tar file');
@@ -71,16 +74,16 @@ async function openStream(env: Env, format: string, args: string[], chunkSize: n
     const input = fs.statSync(full).isDirectory()
       ? ({ kind: 'directory', path: full } as const)
       : ({ kind: 'tar', source: fileSource(full) } as const);
-    stream = await readImageFolder(input, { batchSize: chunkSize, size: parseSize(values.size) });
+    stream = await readImageFolder(input, { batchSize, size: parseSize(values.size) });
   } else {
     throw new UsageError(`unknown import format "${format}"`);
   }
   return { name: values.name, format: format as 'idx' | 'cifar' | 'images', stream };
 }
 
-function chunkSizeOf(args: string[]): number {
+function chunkSizeOf(args: string[]): number | undefined {
   const i = args.indexOf('--chunk-size');
-  if (i === -1) return DEFAULT_CHUNK_SIZE;
+  if (i === -1) return undefined;
   const n = Number(args[i + 1]);
   if (!Number.isInteger(n) || n < 1 || n > 1 << 20) throw new UsageError('--chunk-size is a positive integer');
   return n;
@@ -108,10 +111,18 @@ async function run(argv: string[]): Promise<void> {
       if (!isAvailable(source)) throw new UsageError(`${source.id} is not installed here (${source.images})`);
       const bar = new ProgressBar(`import ${source.id}`);
       const { dataset, created } = await importKnownSource(runtime, source, (p) => bar.update(p.done, p.total));
-      bar.finish(created ? `done: dataset ${dataset.id}, ${dataset.count} images` : `already imported as dataset ${dataset.id}`);
+      bar.finish(
+        created ? `done: dataset ${dataset.id}, ${dataset.count} images` : `already imported as dataset ${dataset.id}`,
+      );
     } else if (command === 'import' && sub) {
       const chunkSize = chunkSizeOf(rest);
-      const { name, format, stream } = await openStream(env, sub, rest, chunkSize);
+      // Reading more than one stored chunk at a time would only delay progress and hold more memory.
+      const { name, format, stream } = await openStream(
+        env,
+        sub,
+        rest,
+        Math.min(chunkSize ?? READ_BATCH_IMAGES, READ_BATCH_IMAGES),
+      );
       const bar = new ProgressBar(`import ${name}`);
       const dataset = await importDataset(runtime, {
         name,
@@ -120,7 +131,9 @@ async function run(argv: string[]): Promise<void> {
         chunkSize,
         onProgress: (p) => bar.update(p.done, p.total),
       });
-      bar.finish(`done: dataset ${dataset.id} "${dataset.name}", ${dataset.count} images of ${dataset.height}x${dataset.width}x${dataset.channels}`);
+      bar.finish(
+        `done: dataset ${dataset.id} "${dataset.name}", ${dataset.count} images of ${dataset.height}x${dataset.width}x${dataset.channels}`,
+      );
     } else {
       throw new UsageError(`unknown command "${argv.join(' ')}"`);
     }

@@ -1,9 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 
-const flag = z
-  .enum(['0', '1', 'true', 'false'])
-  .transform((v) => v === '1' || v === 'true');
+const flag = z.enum(['0', '1', 'true', 'false']).transform((v) => v === '1' || v === 'true');
 
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8787),
@@ -12,7 +10,11 @@ const envSchema = z.object({
   DATABASE_URL: z.url().optional(),
   COOPT_BLOB_DIR: z.string().min(1).optional(),
   COOPT_ADMIN_TOKEN: z.string().min(16, 'COOPT_ADMIN_TOKEN must be at least 16 characters').optional(),
-  COOPT_MAX_BODY_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
+  COOPT_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
   COOPT_MAX_UPLOAD_BYTES: z.coerce
     .number()
     .int()

@@ -19,7 +19,9 @@ async function main() {
     }
   }
 
-  const app = createApp(runtime, { webDist: env.COOPT_WEB_DIST ? resolveUserPath(env, env.COOPT_WEB_DIST) : defaultWebDist });
+  const app = createApp(runtime, {
+    webDist: env.COOPT_WEB_DIST ? resolveUserPath(env, env.COOPT_WEB_DIST) : defaultWebDist,
+  });
   const server = serve({ fetch: app.fetch, port: env.PORT, hostname: env.HOST }, (info) => {
     const url = `http://${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${info.port}`;
     console.log(`CoOpt is running at ${url}  (database: ${runtime.database.kind}, data: ${runtime.dataDir})`);

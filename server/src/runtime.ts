@@ -17,10 +17,14 @@ export async function openRuntime(env: Env): Promise<AppDeps & { dataDir: string
   const dataDir = resolveUserPath(env, env.COOPT_DATA_DIR);
   fs.mkdirSync(dataDir, { recursive: true });
   const database = await openDatabase(
-    env.DATABASE_URL ? { kind: 'postgres', url: env.DATABASE_URL } : { kind: 'pglite', dataDir: path.join(dataDir, 'pglite') },
+    env.DATABASE_URL
+      ? { kind: 'postgres', url: env.DATABASE_URL }
+      : { kind: 'pglite', dataDir: path.join(dataDir, 'pglite') },
   );
   await applyMigrations(database);
-  const blobs = new LocalBlobStore(env.COOPT_BLOB_DIR ? resolveUserPath(env, env.COOPT_BLOB_DIR) : path.join(dataDir, 'blobs'));
+  const blobs = new LocalBlobStore(
+    env.COOPT_BLOB_DIR ? resolveUserPath(env, env.COOPT_BLOB_DIR) : path.join(dataDir, 'blobs'),
+  );
   return {
     env,
     database,

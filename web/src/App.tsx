@@ -6,6 +6,12 @@ import { usePath } from './router.tsx';
 
 export function App() {
   const path = usePath();
-  const page = path.startsWith('/admin') ? <AdminPage /> : path.startsWith('/research') ? <ResearcherPage /> : <VolunteerPage />;
+  const page = path.startsWith('/admin') ? (
+    <AdminPage />
+  ) : path.startsWith('/research') ? (
+    <ResearcherPage />
+  ) : (
+    <VolunteerPage />
+  );
   return <Layout path={path}>{page}</Layout>;
 }

@@ -21,7 +21,8 @@ export function useAsync<T>(load: () => Promise<T>, deps: unknown[]): AsyncState
     setState((s) => ({ ...s, loading: true }));
     load().then(
       (data) => live && setState({ data, error: null, loading: false }),
-      (err: unknown) => live && setState({ data: null, error: err instanceof Error ? err.message : String(err), loading: false }),
+      (err: unknown) =>
+        live && setState({ data: null, error: err instanceof Error ? err.message : String(err), loading: false }),
     );
     return () => {
       live = false;

@@ -50,9 +50,9 @@ describe('LocalBlobStore', () => {
   });
 
   it('aborts a put past the size limit and leaves nothing behind', async () => {
-    await expect(store.put(Readable.from([Buffer.alloc(600), Buffer.alloc(600)]), { maxBytes: 1000 })).rejects.toBeInstanceOf(
-      BlobTooLargeError,
-    );
+    await expect(
+      store.put(Readable.from([Buffer.alloc(600), Buffer.alloc(600)]), { maxBytes: 1000 }),
+    ).rejects.toBeInstanceOf(BlobTooLargeError);
     expect(fs.readdirSync(path.join(root, 'tmp'))).toEqual([]);
   });
 

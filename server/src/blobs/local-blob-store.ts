@@ -2,7 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import {
   type BlobInfo,
   type BlobKey,
@@ -20,6 +21,9 @@ import {
  * Blobs as files under `root/ab/cd/<key>`. A put streams into `root/tmp`, hashing as it goes,
  * then renames into place: a crash leaves at most a temp file, never a half-written blob.
  */
+/** Node's default 64 KiB reads cost a sixth of the disk's throughput on large blobs. */
+const READ_CHUNK = 1 << 20;
+
 export class LocalBlobStore implements BlobStore {
   private readonly tmpDir: string;
 
@@ -31,22 +35,24 @@ export class LocalBlobStore implements BlobStore {
   async put(source: BlobSource, options: PutOptions = {}): Promise<BlobInfo> {
     const tmp = path.join(this.tmpDir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
     const hash = createHash('sha256');
-    const file = await fsp.open(tmp, 'wx');
     let size = 0;
-    try {
-      for await (const chunk of asChunks(source)) {
+    // Hash and count in a transform, so reading, hashing and writing overlap as in a plain copy.
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
         size += chunk.byteLength;
-        if (options.maxBytes !== undefined && size > options.maxBytes) throw new BlobTooLargeError(options.maxBytes);
+        if (options.maxBytes !== undefined && size > options.maxBytes)
+          return done(new BlobTooLargeError(options.maxBytes));
         hash.update(chunk);
-        await file.write(chunk);
-      }
-      await file.sync();
+        done(null, chunk);
+      },
+    });
+    const file = fs.createWriteStream(tmp, { flags: 'wx', flush: true });
+    try {
+      await pipeline(asReadable(source), meter, file);
     } catch (err) {
-      await file.close();
       await fsp.rm(tmp, { force: true });
       throw err;
     }
-    await file.close();
     const key = hash.digest('hex');
     const final = this.pathOf(key);
     await fsp.mkdir(path.dirname(final), { recursive: true });
@@ -69,9 +75,9 @@ export class LocalBlobStore implements BlobStore {
       if (range.start < 0 || range.end < range.start || range.end >= info.size) {
         throw new BlobRangeError(range, info.size);
       }
-      return fs.createReadStream(this.pathOf(key), { start: range.start, end: range.end });
+      return fs.createReadStream(this.pathOf(key), { start: range.start, end: range.end, highWaterMark: READ_CHUNK });
     }
-    return fs.createReadStream(this.pathOf(key));
+    return fs.createReadStream(this.pathOf(key), { highWaterMark: READ_CHUNK });
   }
 
   async stat(key: BlobKey): Promise<BlobInfo | null> {
@@ -101,12 +107,9 @@ export class LocalBlobStore implements BlobStore {
   }
 }
 
-async function* asChunks(source: BlobSource): AsyncIterable<Uint8Array> {
-  if (source instanceof Uint8Array) {
-    yield source;
-    return;
-  }
-  yield* source as AsyncIterable<Uint8Array>;
+function asReadable(source: BlobSource): Readable {
+  if (source instanceof Readable) return source;
+  return Readable.from(source instanceof Uint8Array ? [source] : source, { objectMode: false });
 }
 
 function isMissing(err: unknown): boolean {

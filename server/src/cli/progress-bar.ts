@@ -23,7 +23,10 @@ export class ProgressBar {
     const stats = `${count} ${unit} ${Math.round(rate)}/s${eta}`;
     if (this.tty) {
       const width = 30;
-      const bar = pct === null ? '' : `[${'#'.repeat(Math.round(pct * width)).padEnd(width, '.')}] ${(pct * 100).toFixed(0).padStart(3)}% `;
+      const bar =
+        pct === null
+          ? ''
+          : `[${'#'.repeat(Math.round(pct * width)).padEnd(width, '.')}] ${(pct * 100).toFixed(0).padStart(3)}% `;
       this.out.write(`\r${this.label} ${bar}${stats}\x1b[K`);
     } else if (Date.now() - this.lastPlain > 1000 || done === total) {
       this.lastPlain = Date.now();

@@ -42,7 +42,8 @@ export class ByteReader {
   async readUpTo(n: number): Promise<Buffer> {
     while (this.pendingBytes < n && !this.done) await this.pull();
     const take = Math.min(n, this.pendingBytes);
-    const all = this.pending.length === 1 ? (this.pending[0] as Buffer) : Buffer.concat(this.pending, this.pendingBytes);
+    const all =
+      this.pending.length === 1 ? (this.pending[0] as Buffer) : Buffer.concat(this.pending, this.pendingBytes);
     const out = all.subarray(0, take);
     const rest = all.subarray(take);
     this.pending = rest.length > 0 ? [rest] : [];

@@ -19,7 +19,9 @@ describe('CIFAR reader', () => {
   it('reads several CIFAR-10 batches, converting CHW planes to HWC', async () => {
     const a = cifar10Batch([3, 1, 4]);
     const b = cifar10Batch([1, 5]);
-    const stream = await readCifar([write('data_batch_1.bin', a.file), write('data_batch_2.bin', b.file)], { batchSize: 2 });
+    const stream = await readCifar([write('data_batch_1.bin', a.file), write('data_batch_2.bin', b.file)], {
+      batchSize: 2,
+    });
     expect(stream.shape).toEqual({ height: 32, width: 32, channels: 3 });
     expect(stream.total).toBe(5);
     const pixels: Uint8Array[] = [];
@@ -50,7 +52,9 @@ describe('CIFAR reader', () => {
     const drain = async () => {
       for await (const _ of stream.batches);
     };
-    await expect(drain()).rejects.toThrow(`${source.name} at byte offset 6146: truncated: the last record is 100 of 3073 bytes`);
+    await expect(drain()).rejects.toThrow(
+      `${source.name} at byte offset 6146: truncated: the last record is 100 of 3073 bytes`,
+    );
   });
 
   it('rejects a size that fits neither layout, and out-of-range labels', async () => {

@@ -10,8 +10,8 @@ import { datasets, labelRanges, sampleRanges } from '../db/schema.ts';
 import { idxImages, idxLabels, pixelsFor } from '../test/dataset-files.ts';
 import { databaseKinds, openTestDatabase } from '../test/test-database.ts';
 import { fileSource } from './byte-source.ts';
-import { DatasetExistsError, importDataset } from './dataset-importer.ts';
 import { DatasetFileError } from './dataset-file-error.ts';
+import { DatasetExistsError, importDataset } from './dataset-importer.ts';
 import { streamSamples } from './dataset-samples.ts';
 import { listAdminDatasets } from './dataset-views.ts';
 import { readIdx } from './idx-reader.ts';
@@ -29,7 +29,9 @@ describe.each(databaseKinds())('dataset import on %s', (kind: DatabaseKind) => {
     return fileSource(p);
   };
   const openIdx = (imageBytes = idxImages(25, 4, 4, pixels)) =>
-    readIdx(write(`img-${Math.random()}`, imageBytes), write(`lab-${Math.random()}`, idxLabels(labels)), { batchSize: 7 });
+    readIdx(write(`img-${Math.random()}`, imageBytes), write(`lab-${Math.random()}`, idxLabels(labels)), {
+      batchSize: 7,
+    });
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coopt-import-'));
@@ -74,23 +76,25 @@ describe.each(databaseKinds())('dataset import on %s', (kind: DatabaseKind) => {
     ] as const) {
       const parts: Uint8Array[] = [];
       for await (const part of streamSamples({ database, blobs }, row, start, count)) parts.push(part);
-      expect(Buffer.compare(Buffer.concat(parts), Buffer.from(pixels.subarray(start * 16, (start + count) * 16)))).toBe(0);
+      expect(Buffer.compare(Buffer.concat(parts), Buffer.from(pixels.subarray(start * 16, (start + count) * 16)))).toBe(
+        0,
+      );
     }
   });
 
   it('refuses a second dataset of the same name and leaves the first intact', async () => {
-    await expect(importDataset({ database, blobs }, { name: 'tiny', format: 'idx', stream: await openIdx() })).rejects.toBeInstanceOf(
-      DatasetExistsError,
-    );
+    await expect(
+      importDataset({ database, blobs }, { name: 'tiny', format: 'idx', stream: await openIdx() }),
+    ).rejects.toBeInstanceOf(DatasetExistsError);
     expect(await database.db.select().from(datasets).where(eq(datasets.name, 'tiny'))).toHaveLength(1);
   });
 
   it('registers nothing when the file turns out bad half-way', async () => {
     const truncated = idxImages(25, 4, 4, pixels).subarray(0, 16 + 16 * 18);
     const stream = await openIdx(truncated);
-    await expect(importDataset({ database, blobs }, { name: 'half', format: 'idx', stream, chunkSize: 5 })).rejects.toBeInstanceOf(
-      DatasetFileError,
-    );
+    await expect(
+      importDataset({ database, blobs }, { name: 'half', format: 'idx', stream, chunkSize: 5 }),
+    ).rejects.toBeInstanceOf(DatasetFileError);
     expect(await database.db.select().from(datasets).where(eq(datasets.name, 'half'))).toHaveLength(0);
     expect(await database.db.select().from(datasets)).toHaveLength(1);
   });

@@ -5,9 +5,15 @@ import type { BlobStore } from '../blobs/blob-store.ts';
 import type { Database } from '../db/database.ts';
 import { datasetLabelSets, datasets, labelRanges, sampleRanges } from '../db/schema.ts';
 import type { DatasetRow } from './dataset-views.ts';
-import { bytesPerImage, type SampleBatch, type SampleStream } from './sample-stream.ts';
+import { bytesPerImage, type ImageShape, type SampleBatch, type SampleStream } from './sample-stream.ts';
 
-export const DEFAULT_CHUNK_SIZE = 4096;
+/** Target bytes per stored chunk: large enough that per-blob costs (hash, fsync) vanish, small enough to cache. */
+const CHUNK_BYTES = 8 << 20;
+
+/** Images per stored chunk for a given image shape. */
+export function defaultChunkSize(shape: ImageShape): number {
+  return Math.max(64, Math.floor(CHUNK_BYTES / bytesPerImage(shape)));
+}
 
 export interface ImportProgress {
   done: number;
@@ -46,7 +52,7 @@ export async function importDataset(
   const { db } = deps.database;
   if (await findDatasetByName(deps.database, options.name)) throw new DatasetExistsError(options.name);
 
-  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  const chunkSize = options.chunkSize ?? defaultChunkSize(options.stream.shape);
   const per = bytesPerImage(options.stream.shape);
   const imageRanges: Range[] = [];
   const labelChunks: Range[] = [];
@@ -66,7 +72,14 @@ export async function importDataset(
     options.onProgress?.({ done, total: options.stream.total });
   };
 
-  for await (const chunk of rechunk(options.stream.batches, chunkSize, per)) await flush(chunk);
+  // One chunk is written while the next is read and decompressed: the two overlap on the thread pool.
+  let writing: Promise<void> = Promise.resolve();
+  for await (const chunk of rechunk(options.stream.batches, chunkSize, per)) {
+    await writing;
+    writing = flush(chunk);
+    writing.catch(() => {}); // surfaced by the next await
+  }
+  await writing;
 
   const classNames = options.stream.classNames();
   const hasLabels = labelled && classNames !== null && labelChunks.length > 0;

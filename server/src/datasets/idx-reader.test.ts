@@ -45,9 +45,13 @@ describe('IDX reader', () => {
     const pixels = pixelsFor(10, 6 * 5);
     const img = idxImages(10, 6, 5, pixels);
     const lab = idxLabels([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    const stream = await readIdx(write(`i-${zipped}`, zipped ? gzip(img) : img), write(`l-${zipped}`, zipped ? gzip(lab) : lab), {
-      batchSize: 3,
-    });
+    const stream = await readIdx(
+      write(`i-${zipped}`, zipped ? gzip(img) : img),
+      write(`l-${zipped}`, zipped ? gzip(lab) : lab),
+      {
+        batchSize: 3,
+      },
+    );
     expect(stream.shape).toEqual({ height: 6, width: 5, channels: 1 });
     expect(stream.total).toBe(10);
     const out = await drain(stream);
@@ -84,7 +88,9 @@ describe('IDX reader', () => {
   it('rejects a truncated image file with the offset where the data ends', async () => {
     const full = idxImages(10, 4, 4);
     const err = await importError(write('trunc.gz', gzip(full.subarray(0, 16 + 16 * 5 + 3))), null);
-    expect(err.message).toMatch(/trunc\.gz at byte offset 99: truncated: the header declares 10 images .* ends after 5/);
+    expect(err.message).toMatch(
+      /trunc\.gz at byte offset 99: truncated: the header declares 10 images .* ends after 5/,
+    );
   });
 
   it('rejects mismatched image and label counts, naming the label file', async () => {
@@ -106,7 +112,9 @@ describe('IDX reader', () => {
   });
 
   it('rejects a header that declares no images or absurd sizes', async () => {
-    expect((await importError(write('zero', idxImages(0, 2, 2, new Uint8Array())), null)).message).toContain('declares 0 images');
+    expect((await importError(write('zero', idxImages(0, 2, 2, new Uint8Array())), null)).message).toContain(
+      'declares 0 images',
+    );
     const huge = idxImages(1, 2, 2);
     huge.writeUInt32BE(1 << 20, 8);
     expect((await importError(write('huge', huge), null)).message).toContain('outside 1..1024');

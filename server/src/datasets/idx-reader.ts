@@ -1,7 +1,13 @@
 import { ByteReader } from './byte-reader.ts';
 import type { ByteSource } from './byte-source.ts';
 import { DatasetFileError } from './dataset-file-error.ts';
-import { bytesPerImage, type ImageShape, MAX_IMAGE_SIDE, type SampleBatch, type SampleStream } from './sample-stream.ts';
+import {
+  bytesPerImage,
+  type ImageShape,
+  MAX_IMAGE_SIDE,
+  type SampleBatch,
+  type SampleStream,
+} from './sample-stream.ts';
 
 const UNSIGNED_BYTE = 0x08;
 
@@ -72,7 +78,9 @@ export async function readIdx(
       if (labelReader) {
         const raw = await labelReader.readUpTo(n);
         if (raw.length < n) {
-          throw labelReader.error(`truncated: the header declares ${count} labels, but the data ends after ${done + raw.length}`);
+          throw labelReader.error(
+            `truncated: the header declares ${count} labels, but the data ends after ${done + raw.length}`,
+          );
         }
         labelArray = Int32Array.from(raw);
         for (const l of labelArray) maxLabel = Math.max(maxLabel, l);

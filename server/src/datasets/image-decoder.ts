@@ -13,7 +13,8 @@ export interface DecodedImage {
 export type ImageKind = 'png' | 'jpeg';
 
 export function sniffImage(bytes: Uint8Array): ImageKind | null {
-  if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) return 'png';
+  if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47)
+    return 'png';
   if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
   return null;
 }
@@ -51,7 +52,12 @@ function decodePng(bytes: Buffer): DecodedImage {
 }
 
 function decodeJpeg(bytes: Buffer): DecodedImage {
-  const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, maxResolutionInMP: 64, maxMemoryUsageInMB: 256 });
+  const img = jpeg.decode(bytes, {
+    useTArray: true,
+    formatAsRGBA: false,
+    maxResolutionInMP: 64,
+    maxMemoryUsageInMB: 256,
+  });
   checkSide(img.width, img.height);
   return { width: img.width, height: img.height, channels: 3, data: img.data };
 }

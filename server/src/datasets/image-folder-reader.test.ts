@@ -52,7 +52,10 @@ describe('image folder reader', () => {
     put('mixed/y.png', pngImage(8, 8, false).file);
     const archive = path.join(dir, 'mixed.tar.gz');
     execFileSync('tar', ['-czf', archive, '-C', path.join(dir, 'mixed'), '.']);
-    const stream = await readImageFolder({ kind: 'tar', source: fileSource(archive) }, { batchSize: 8, size: { width: 10, height: 10 } });
+    const stream = await readImageFolder(
+      { kind: 'tar', source: fileSource(archive) },
+      { batchSize: 8, size: { width: 10, height: 10 } },
+    );
     const out = await drain(stream);
     expect(out.count).toBe(2);
     expect(out.pixels.length).toBe(2 * 10 * 10 * 3);
@@ -76,24 +79,32 @@ describe('image folder reader', () => {
     ]);
     const stream = await tarStream('text.tar', bytes);
     const offset = 512 + Math.ceil(png.length / 512) * 512;
-    await expect(drain(stream)).rejects.toThrow(`text.tar at byte offset ${offset}: entry "notes.txt" is not a PNG or JPEG image`);
+    await expect(drain(stream)).rejects.toThrow(
+      `text.tar at byte offset ${offset}: entry "notes.txt" is not a PNG or JPEG image`,
+    );
   });
 
   it.each(['../evil.png', 'a/../../evil.png', '/etc/evil.png'])('rejects the escaping tar path %s', async (name) => {
     const bytes = tarArchive([{ name, data: pngImage(2, 2, false).file }]);
-    await expect(tarStream('escape.tar', bytes)).rejects.toThrow(`escape.tar at byte offset 0: entry "${name}" escapes the target directory`);
+    await expect(tarStream('escape.tar', bytes)).rejects.toThrow(
+      `escape.tar at byte offset 0: entry "${name}" escapes the target directory`,
+    );
   });
 
   it('rejects links inside a tar', async () => {
     const bytes = tarArchive([{ name: 'link.png', type: '2', linkName: '/etc/passwd' }]);
-    await expect(tarStream('link.tar', bytes)).rejects.toThrow('entry "link.png" is a symbolic link, not a regular file');
+    await expect(tarStream('link.tar', bytes)).rejects.toThrow(
+      'entry "link.png" is a symbolic link, not a regular file',
+    );
   });
 
   it('rejects a tar with a corrupt header, and one cut short', async () => {
     const bytes = tarArchive([{ name: 'a.png', data: pngImage(2, 2, false).file }]);
     const corrupt = Buffer.from(bytes);
     corrupt[10] = 0x41;
-    await expect(tarStream('corrupt.tar', corrupt)).rejects.toThrow('corrupt.tar at byte offset 0: not a tar header (bad checksum)');
+    await expect(tarStream('corrupt.tar', corrupt)).rejects.toThrow(
+      'corrupt.tar at byte offset 0: not a tar header (bad checksum)',
+    );
     await expect(tarStream('cut.tar.gz', gzip(bytes.subarray(0, 700)))).rejects.toThrow(
       /cut\.tar\.gz at byte offset 700: truncated: the data of entry "a\.png"/,
     );

@@ -40,7 +40,12 @@ async function* directoryFiles(root: string): AsyncIterable<ImageFile> {
 async function* tarFiles(source: ByteSource): AsyncIterable<ImageFile> {
   const reader = await ByteReader.open(source);
   for await (const entry of readTar(reader, { maxEntryBytes: MAX_FILE_BYTES })) {
-    yield { path: entry.path, displayName: `${source.name}: entry "${entry.path}"`, offset: entry.offset, data: entry.data };
+    yield {
+      path: entry.path,
+      displayName: `${source.name}: entry "${entry.path}"`,
+      offset: entry.offset,
+      data: entry.data,
+    };
   }
 }
 
@@ -53,7 +58,9 @@ export async function readImageFolder(
   input: ImageFolderInput,
   options: { batchSize: number; size?: { width: number; height: number } },
 ): Promise<SampleStream> {
-  const files = (input.kind === 'directory' ? directoryFiles(input.path) : tarFiles(input.source))[Symbol.asyncIterator]();
+  const files = (input.kind === 'directory' ? directoryFiles(input.path) : tarFiles(input.source))[
+    Symbol.asyncIterator
+  ]();
   const where = input.kind === 'directory' ? input.path : input.source.name;
 
   const decode = (file: ImageFile) => {

@@ -4,11 +4,12 @@ import type { Database } from '../db/database.ts';
 import { AppError } from '../http/app-error.ts';
 import { blobByteSource, fileSource } from './byte-source.ts';
 import { readCifar } from './cifar-reader.ts';
-import { DEFAULT_CHUNK_SIZE, findDatasetByName, importDataset, type ImportProgress } from './dataset-importer.ts';
+import { findDatasetByName, type ImportProgress, importDataset } from './dataset-importer.ts';
 import type { DatasetRow } from './dataset-views.ts';
 import { readIdx } from './idx-reader.ts';
 import { readImageFolder } from './image-folder-reader.ts';
 import { findKnownSource, isAvailable, type KnownSource } from './known-sources.ts';
+import { READ_BATCH_IMAGES } from './sample-stream.ts';
 
 type Deps = { database: Database; blobs: BlobStore };
 
@@ -21,7 +22,7 @@ export async function importKnownSource(
   const existing = await findDatasetByName(deps.database, source.datasetName);
   if (existing) return { dataset: existing, created: false };
   const stream = await readIdx(fileSource(source.images), fileSource(source.labels), {
-    batchSize: DEFAULT_CHUNK_SIZE,
+    batchSize: READ_BATCH_IMAGES,
     classNames: source.classNames,
   });
   const dataset = await importDataset(deps, { name: source.datasetName, format: 'idx', stream, onProgress });
@@ -30,7 +31,7 @@ export async function importKnownSource(
 
 /** Runs an admin's import request against files uploaded earlier to the blob store. */
 export async function importFromRequest(deps: Deps, req: DatasetImportRequest): Promise<DatasetRow> {
-  const batchSize = DEFAULT_CHUNK_SIZE;
+  const batchSize = READ_BATCH_IMAGES;
   const upload = async (file: { blob: string; fileName?: string | undefined }) => {
     if (!(await deps.blobs.stat(file.blob))) throw AppError.notFound(`no uploaded blob ${file.blob}`);
     return blobByteSource(deps.blobs, file.blob, file.fileName);
@@ -39,11 +40,14 @@ export async function importFromRequest(deps: Deps, req: DatasetImportRequest): 
     case 'source': {
       const source = findKnownSource(req.source);
       if (!source) throw AppError.notFound(`unknown dataset source "${req.source}"`);
-      if (!isAvailable(source)) throw AppError.notFound(`dataset source "${req.source}" is not installed on this server`);
+      if (!isAvailable(source))
+        throw AppError.notFound(`dataset source "${req.source}" is not installed on this server`);
       return (await importKnownSource(deps, source)).dataset;
     }
     case 'idx': {
-      const stream = await readIdx(await upload(req.images), req.labels ? await upload(req.labels) : null, { batchSize });
+      const stream = await readIdx(await upload(req.images), req.labels ? await upload(req.labels) : null, {
+        batchSize,
+      });
       return importDataset(deps, { name: req.name, format: 'idx', stream });
     }
     case 'cifar': {

@@ -29,3 +29,6 @@ export function bytesPerImage(shape: ImageShape): number {
 
 /** Images larger than this per side are refused: priors here take small inputs, and it bounds memory. */
 export const MAX_IMAGE_SIDE = 1024;
+
+/** Images per batch that readers hand to the importer; the importer regroups them into storage chunks. */
+export const READ_BATCH_IMAGES = 4096;

@@ -39,7 +39,15 @@ describe.each(databaseKinds())('migrations on %s', (kind) => {
         sql`select table_name from information_schema.tables where table_schema = 'public' order by 1`,
       );
       expect(tables.map((t) => t.table_name)).toEqual(
-        expect.arrayContaining(['datasets', 'sample_ranges', 'label_ranges', 'campaigns', 'leases', 'results', 'volunteers']),
+        expect.arrayContaining([
+          'datasets',
+          'sample_ranges',
+          'label_ranges',
+          'campaigns',
+          'leases',
+          'results',
+          'volunteers',
+        ]),
       );
     } finally {
       await database.close();

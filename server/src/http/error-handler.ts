@@ -1,10 +1,10 @@
-import { ErrorCode, type ErrorBody } from '@coopt/shared';
+import { type ErrorBody, ErrorCode } from '@coopt/shared';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { BlobNotFoundError, BlobRangeError, BlobTooLargeError } from '../blobs/blob-store.ts';
-import { DatasetExistsError } from '../datasets/dataset-importer.ts';
 import { DatasetFileError } from '../datasets/dataset-file-error.ts';
+import { DatasetExistsError } from '../datasets/dataset-importer.ts';
 import { AppError } from './app-error.ts';
 
 const codeForStatus: Partial<Record<number, ErrorCode>> = {
@@ -23,7 +23,8 @@ function classify(err: unknown): { status: ContentfulStatusCode; code: ErrorCode
   if (err instanceof DatasetExistsError) return { status: 409, code: ErrorCode.Conflict, message: err.message };
   if (err instanceof BlobTooLargeError) return { status: 413, code: ErrorCode.PayloadTooLarge, message: err.message };
   if (err instanceof BlobNotFoundError) return { status: 404, code: ErrorCode.NotFound, message: err.message };
-  if (err instanceof BlobRangeError) return { status: 416 as ContentfulStatusCode, code: ErrorCode.BadRequest, message: err.message };
+  if (err instanceof BlobRangeError)
+    return { status: 416 as ContentfulStatusCode, code: ErrorCode.BadRequest, message: err.message };
   if (err instanceof HTTPException) {
     const code = codeForStatus[err.status] ?? ErrorCode.BadRequest;
     const message = err.status === 413 ? 'request body is too large' : err.message || 'bad request';

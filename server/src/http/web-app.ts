@@ -17,7 +17,10 @@ export function mountWebApp(app: Hono<AppEnv>, distDir: string): void {
   app.get('*', async (c, next) => {
     if (c.req.path.startsWith('/api/') || path.extname(c.req.path) !== '') return next();
     if (!fs.existsSync(indexFile)) {
-      return c.html(`<!doctype html><title>CoOpt</title><p>The web app is not built. Run <code>pnpm build</code>.</p>`, 503);
+      return c.html(
+        `<!doctype html><title>CoOpt</title><p>The web app is not built. Run <code>pnpm build</code>.</p>`,
+        503,
+      );
     }
     return c.html(fs.readFileSync(indexFile, 'utf8'));
   });

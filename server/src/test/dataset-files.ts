@@ -11,7 +11,12 @@ export function pixelsFor(count: number, bytesPerImage: number, seed = 1): Uint8
   return out;
 }
 
-export function idxImages(count: number, height: number, width: number, pixels = pixelsFor(count, height * width)): Buffer {
+export function idxImages(
+  count: number,
+  height: number,
+  width: number,
+  pixels = pixelsFor(count, height * width),
+): Buffer {
   const header = Buffer.alloc(16);
   header.writeUInt32BE(0x00000803, 0);
   header.writeUInt32BE(count, 4);

@@ -27,7 +27,13 @@ export function DatasetTable({ datasets }: { datasets: (DatasetSummary | AdminDa
               <span className="tag">{d.format}</span>
             </td>
             {'hasLabels' in d && (
-              <td>{d.hasLabels ? `${d.classNames?.length ?? 0} classes (kept on the server)` : <span className="muted">none</span>}</td>
+              <td>
+                {d.hasLabels ? (
+                  `${d.classNames?.length ?? 0} classes (kept on the server)`
+                ) : (
+                  <span className="muted">none</span>
+                )}
+              </td>
             )}
           </tr>
         ))}

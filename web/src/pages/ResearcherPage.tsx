@@ -8,8 +8,8 @@ export function ResearcherPage() {
     <>
       <h1>For researchers</h1>
       <p className="lead">
-        Each finished campaign round becomes an optimized dataset: one target vector per image, with provenance, downloadable
-        as <code>.npz</code> or <code>.safetensors</code>.
+        Each finished campaign round becomes an optimized dataset: one target vector per image, with provenance,
+        downloadable as <code>.npz</code> or <code>.safetensors</code>.
       </p>
       <section className="card">
         <h2>Source datasets</h2>
@@ -18,7 +18,9 @@ export function ResearcherPage() {
       </section>
       <section className="card">
         <h2>Optimized datasets</h2>
-        <p className="muted">No campaign round has finished yet. Finished rounds appear here with their manifest and downloads.</p>
+        <p className="muted">
+          No campaign round has finished yet. Finished rounds appear here with their manifest and downloads.
+        </p>
       </section>
     </>
   );

@@ -14,8 +14,8 @@ export function VolunteerPage() {
       <section className="hero">
         <h1>Lend your GPU to science</h1>
         <p className="lead">
-          Keep this tab open and your graphics card computes training targets for an open image dataset, one small shard at a
-          time. Researchers then train better models in a fraction of the time.
+          Keep this tab open and your graphics card computes training targets for an open image dataset, one small shard
+          at a time. Researchers then train better models in a fraction of the time.
         </p>
       </section>
 
@@ -49,11 +49,13 @@ export function VolunteerPage() {
         <section className="card">
           <h2>Contribute</h2>
           <p>
-            There is no campaign running yet. When an admin starts one, this page will fetch a prior model and a shard of
-            images, compute on your GPU in a background worker, and show your progress and credit here.
+            There is no campaign running yet. When an admin starts one, this page will fetch a prior model and a shard
+            of images, compute on your GPU in a background worker, and show your progress and credit here.
           </p>
           <p className="muted">
-            {datasets.data ? `${datasets.data.datasets.length} dataset(s) with ${images.toLocaleString('en')} images are ready for campaigns.` : ' '}
+            {datasets.data
+              ? `${datasets.data.datasets.length} dataset(s) with ${images.toLocaleString('en')} images are ready for campaigns.`
+              : ' '}
           </p>
           <button type="button" className="primary" disabled>
             Waiting for a campaign

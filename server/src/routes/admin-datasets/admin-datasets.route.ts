@@ -1,6 +1,6 @@
-import { datasetImportRequestSchema, type DatasetSource } from '@coopt/shared';
-import { listAdminDatasets, toSummary } from '../../datasets/dataset-views.ts';
+import { type DatasetSource, datasetImportRequestSchema } from '@coopt/shared';
 import { findDatasetByName } from '../../datasets/dataset-importer.ts';
+import { listAdminDatasets, toSummary } from '../../datasets/dataset-views.ts';
 import { importFromRequest } from '../../datasets/import-request.ts';
 import { isAvailable, knownSources } from '../../datasets/known-sources.ts';
 import { requireAdmin } from '../../http/admin-auth.ts';

@@ -56,7 +56,11 @@ describe.each(databaseKinds())('admin dataset import API on %s', (kind) => {
     ]);
     const images = await t.app.request(
       '/api/admin/datasets',
-      json({ format: 'images', name: 'up-images', archive: { blob: await upload(gzip(tar)), fileName: 'pics.tar.gz' } }),
+      json({
+        format: 'images',
+        name: 'up-images',
+        archive: { blob: await upload(gzip(tar)), fileName: 'pics.tar.gz' },
+      }),
     );
     expect(images.status).toBe(201);
     expect(await images.json()).toMatchObject({ count: 2, height: 6, width: 6, channels: 3 });
@@ -94,9 +98,11 @@ describe.each(databaseKinds())('admin dataset import API on %s', (kind) => {
       }),
     );
     expect(mismatch.status).toBe(422);
-    expect(((await mismatch.json()) as ErrorJson).error.message).toContain('labels.idx at byte offset 4: holds 2 labels');
+    expect(((await mismatch.json()) as ErrorJson).error.message).toContain(
+      'labels.idx at byte offset 4: holds 2 labels',
+    );
 
-    const escape = await t.app.request(
+    const escaping = await t.app.request(
       '/api/admin/datasets',
       json({
         format: 'images',
@@ -104,8 +110,8 @@ describe.each(databaseKinds())('admin dataset import API on %s', (kind) => {
         archive: { blob: await upload(tarArchive([{ name: '../../x.png', data: pngImage(2, 2, false).file }])) },
       }),
     );
-    expect(escape.status).toBe(422);
-    expect(((await escape.json()) as ErrorJson).error.message).toContain('escapes the target directory');
+    expect(escaping.status).toBe(422);
+    expect(((await escaping.json()) as ErrorJson).error.message).toContain('escapes the target directory');
 
     const names = ((await (await t.app.request('/api/datasets')).json()) as { datasets: { name: string }[] }).datasets;
     expect(names.map((d) => d.name)).toEqual(['up-idx', 'up-cifar', 'up-images']);
@@ -113,20 +119,32 @@ describe.each(databaseKinds())('admin dataset import API on %s', (kind) => {
 
   it('answers 409 for a taken name, 404 for an unknown blob or source', async () => {
     const key = await upload(idxImages(3, 2, 2));
-    const taken = await t.app.request('/api/admin/datasets', json({ format: 'idx', name: 'up-idx', images: { blob: key } }));
+    const taken = await t.app.request(
+      '/api/admin/datasets',
+      json({ format: 'idx', name: 'up-idx', images: { blob: key } }),
+    );
     expect(taken.status).toBe(409);
     expect(((await taken.json()) as ErrorJson).error.message).toContain('"up-idx" already exists');
-    const missing = await t.app.request('/api/admin/datasets', json({ format: 'idx', name: 'n', images: { blob: 'e'.repeat(64) } }));
+    const missing = await t.app.request(
+      '/api/admin/datasets',
+      json({ format: 'idx', name: 'n', images: { blob: 'e'.repeat(64) } }),
+    );
     expect(missing.status).toBe(404);
     const source = await t.app.request('/api/admin/datasets', json({ format: 'source', source: 'imagenet' }));
     expect(source.status).toBe(404);
   });
 
   it('validates the request body: hostile names, bad keys, malformed JSON, huge bodies', async () => {
-    const hostile = await t.app.request('/api/admin/datasets', json({ format: 'idx', name: '../../etc', images: { blob: 'a'.repeat(64) } }));
+    const hostile = await t.app.request(
+      '/api/admin/datasets',
+      json({ format: 'idx', name: '../../etc', images: { blob: 'a'.repeat(64) } }),
+    );
     expect(hostile.status).toBe(400);
     expect(((await hostile.json()) as ErrorJson).error.message).toContain('json.name');
-    const badKey = await t.app.request('/api/admin/datasets', json({ format: 'idx', name: 'k', images: { blob: '../x' } }));
+    const badKey = await t.app.request(
+      '/api/admin/datasets',
+      json({ format: 'idx', name: 'k', images: { blob: '../x' } }),
+    );
     expect(badKey.status).toBe(400);
     expect(((await badKey.json()) as ErrorJson).error.message).toContain('json.images.blob');
     const malformed = await t.app.request('/api/admin/datasets', {
@@ -142,7 +160,11 @@ describe.each(databaseKinds())('admin dataset import API on %s', (kind) => {
   });
 
   it('refuses uploads over the upload limit and empty uploads, storing nothing', async () => {
-    const big = await t.app.request('/api/admin/blobs', { method: 'POST', body: new Uint8Array(300_000), headers: t.admin });
+    const big = await t.app.request('/api/admin/blobs', {
+      method: 'POST',
+      body: new Uint8Array(300_000),
+      headers: t.admin,
+    });
     expect(big.status).toBe(413);
     const streamed = new ReadableStream({
       pull(controller) {
@@ -156,7 +178,11 @@ describe.each(databaseKinds())('admin dataset import API on %s', (kind) => {
       duplex: 'half',
     } as RequestInit);
     expect(chunked.status).toBe(413);
-    const empty = await t.app.request('/api/admin/blobs', { method: 'POST', body: new Uint8Array(0), headers: t.admin });
+    const empty = await t.app.request('/api/admin/blobs', {
+      method: 'POST',
+      body: new Uint8Array(0),
+      headers: t.admin,
+    });
     expect(empty.status).toBe(400);
   });
 

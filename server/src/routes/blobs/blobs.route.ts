@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
-import { AppError } from '../../http/app-error.ts';
 import { requireAdmin } from '../../http/admin-auth.ts';
 import { createRouter } from '../../http/app-env.ts';
+import { AppError } from '../../http/app-error.ts';
 
 /**
  * Admin uploads of large files (datasets, ONNX models): the raw body streams into the blob

@@ -2,8 +2,8 @@ import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { streamSamples } from '../../datasets/dataset-samples.ts';
 import { getDataset, listDatasets, toSummary } from '../../datasets/dataset-views.ts';
-import { AppError } from '../../http/app-error.ts';
 import { createRouter } from '../../http/app-env.ts';
+import { AppError } from '../../http/app-error.ts';
 import { validate } from '../../http/validate.ts';
 
 /** Most samples one request may read: bounds the response, not the dataset. */

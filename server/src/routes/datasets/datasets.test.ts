@@ -33,7 +33,14 @@ describe.each(databaseKinds())('datasets API on %s', (kind) => {
     expect(res.status).toBe(200);
     const body = (await res.json()) as { datasets: Record<string, unknown>[] };
     expect(body.datasets).toHaveLength(1);
-    expect(body.datasets[0]).toMatchObject({ id: datasetId, name: 'api-idx', count: 12, height: 3, width: 3, channels: 1 });
+    expect(body.datasets[0]).toMatchObject({
+      id: datasetId,
+      name: 'api-idx',
+      count: 12,
+      height: 3,
+      width: 3,
+      channels: 1,
+    });
     const text = JSON.stringify(body);
     expect(text).not.toMatch(/label|class/i);
   });

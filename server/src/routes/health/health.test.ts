@@ -15,7 +15,11 @@ describe.each(databaseKinds())('health on %s', (kind) => {
     const res = await t.app.request('/api/health');
     expect(res.status).toBe(200);
     const body = healthSchema.parse(await res.json());
-    expect(body.database).toEqual({ kind, migration: readJournal().at(-1)?.tag, appliedMigrations: readJournal().length });
+    expect(body.database).toEqual({
+      kind,
+      migration: readJournal().at(-1)?.tag,
+      appliedMigrations: readJournal().length,
+    });
   });
 
   it('answers unknown API routes with a JSON 404', async () => {
