@@ -1,19 +1,9 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cifar10Batch } from '../test/dataset-files.ts';
-import { fileSource } from './byte-source.ts';
+import { scratchFiles } from '../test/scratch-files.ts';
 import { readCifar } from './cifar-reader.ts';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coopt-cifar-'));
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-function write(name: string, bytes: Uint8Array) {
-  const p = path.join(dir, name);
-  fs.writeFileSync(p, bytes);
-  return fileSource(p);
-}
+const { write } = scratchFiles('cifar');
 
 describe('CIFAR reader', () => {
   it('reads several CIFAR-10 batches, converting CHW planes to HWC', async () => {

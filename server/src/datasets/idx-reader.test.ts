@@ -1,22 +1,14 @@
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { gzip, idxImages, idxLabels, pixelsFor } from '../test/dataset-files.ts';
+import { scratchFiles } from '../test/scratch-files.ts';
 import { fileSource } from './byte-source.ts';
 import { DatasetFileError } from './dataset-file-error.ts';
 import { readIdx } from './idx-reader.ts';
 import { knownSources } from './known-sources.ts';
 import type { SampleStream } from './sample-stream.ts';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coopt-idx-'));
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-function write(name: string, bytes: Uint8Array) {
-  const p = path.join(dir, name);
-  fs.writeFileSync(p, bytes);
-  return fileSource(p);
-}
+const { dir, write } = scratchFiles('idx');
 
 async function drain(stream: SampleStream) {
   const pixels: Uint8Array[] = [];

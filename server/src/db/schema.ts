@@ -35,36 +35,29 @@ export const datasets = pgTable('datasets', {
   createdAt: createdAt(),
 });
 
-/** A contiguous run of samples [start, start + count) held in one blob. */
-export const sampleRanges = pgTable(
-  'sample_ranges',
-  {
-    datasetId: integer('dataset_id')
-      .notNull()
-      .references(() => datasets.id, { onDelete: 'cascade' }),
-    start: integer('start').notNull(),
-    count: integer('count').notNull(),
-    blobKey: text('blob_key').notNull(),
-  },
-  (t) => [primaryKey({ columns: [t.datasetId, t.start] })],
-);
+/** A contiguous run of samples [start, start + count) of a dataset, held in one blob. */
+const rangeTable = (name: string) =>
+  pgTable(
+    name,
+    {
+      datasetId: integer('dataset_id')
+        .notNull()
+        .references(() => datasets.id, { onDelete: 'cascade' }),
+      start: integer('start').notNull(),
+      count: integer('count').notNull(),
+      blobKey: text('blob_key').notNull(),
+    },
+    (t) => [primaryKey({ columns: [t.datasetId, t.start] })],
+  );
+
+/** Pixels: uint8, height x width x channels per image. */
+export const sampleRanges = rangeTable('sample_ranges');
 
 /**
  * Evaluation labels, kept apart from the images: int32 per sample, one blob per range.
  * No volunteer-facing route reads this table.
  */
-export const labelRanges = pgTable(
-  'label_ranges',
-  {
-    datasetId: integer('dataset_id')
-      .notNull()
-      .references(() => datasets.id, { onDelete: 'cascade' }),
-    start: integer('start').notNull(),
-    count: integer('count').notNull(),
-    blobKey: text('blob_key').notNull(),
-  },
-  (t) => [primaryKey({ columns: [t.datasetId, t.start] })],
-);
+export const labelRanges = rangeTable('label_ranges');
 
 export const datasetLabelSets = pgTable('dataset_label_sets', {
   datasetId: integer('dataset_id')
