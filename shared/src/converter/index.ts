@@ -1,0 +1,12 @@
+export { ConversionError, type ConversionErrorCode } from './conversion-error.ts';
+export {
+  type ConvertedPrior,
+  type ConvertOptions,
+  convertOnnxToTfjs,
+  MAX_OPSET,
+  MIN_OPSET,
+  type PixelNormalization,
+  type PriorModelMetadata,
+  WEIGHTS_FILE,
+} from './onnx-to-tfjs.ts';
+export type { GraphModelArtifacts, GraphModelJson } from './tf-graph-builder.ts';
