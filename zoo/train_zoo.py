@@ -16,7 +16,9 @@ accuracy on the test split.
 With --conformance it also exports torchvision ResNet-18, MobileNetV2, EfficientNet-B0 and a small
 ViT with random weights into zoo/conformance/ (not committed; the converter tests use them when present).
 
-Usage: /usr/bin/python3 zoo/train_zoo.py [--epochs N] [--conformance] [--conformance-only]
+With --op-tests it exports only the small op-coverage models into zoo/op-tests/ (committed).
+
+Usage: /usr/bin/python3 zoo/train_zoo.py [--epochs N] [--conformance] [--conformance-only] [--op-tests]
 """
 
 import argparse
@@ -390,13 +392,101 @@ def make_conformance():
         print(f"conformance {name}: {os.path.getsize(path) / 1e6:.1f} MB", flush=True)
 
 
+class OpCoverage(nn.Module):
+    """Small nets that each exercise conversion paths the zoo and torchvision models do not."""
+
+    def __init__(self, kind):
+        super().__init__()
+        self.kind = kind
+        self.bn = nn.BatchNorm2d(3)
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.grouped = nn.Conv2d(8, 8, 3, padding=1, groups=2)
+        self.dw = nn.Conv2d(8, 16, 3, stride=2, padding=1, groups=8)
+        self.fire_squeeze = nn.Conv2d(8, 4, 1)
+        self.fire_a = nn.Conv2d(4, 8, 1)
+        self.fire_b = nn.Conv2d(4, 8, 3, padding=1)
+        self.ln = nn.LayerNorm(8)
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        k = self.kind
+        if k == "standalone-batchnorm":
+            return self.conv(F.relu(self.bn(x)))
+        y = F.relu(self.conv(x))
+        if k == "grouped-and-depthwise-conv":
+            return self.dw(self.grouped(y))
+        if k == "pools-with-padding":
+            a = F.avg_pool2d(y, 3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)
+            b = F.avg_pool2d(y, 3, stride=2, padding=1, count_include_pad=True)
+            c = F.max_pool2d(y, 3, stride=2, padding=1, ceil_mode=True)
+            return torch.cat([a.flatten(1), b.flatten(1), c.flatten(1)], dim=1)
+        if k == "channel-shuffle":
+            n, c, h, w = y.shape
+            y = y.view(n, 2, c // 2, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
+            return self.grouped(y)
+        if k == "squeeze-fire-concat":
+            s = F.relu(self.fire_squeeze(y))
+            return torch.cat([F.relu(self.fire_a(s)), F.relu(self.fire_b(s))], 1)
+        if k == "softmax-over-channels":
+            return F.softmax(y, dim=1) * torch.sigmoid(y)
+        if k == "split-pad-activations":
+            a, b = torch.split(y, [3, 5], dim=1)
+            a = F.pad(a, (1, 2, 0, 1), mode="reflect")[:, :, :16, :16]
+            b = F.hardsigmoid(b) + F.leaky_relu(b, 0.1) - F.hardswish(b)
+            return torch.cat([a, b], 1).pow(2).sqrt()
+        if k == "tokens-layernorm-head":
+            t = y.flatten(2).transpose(1, 2)
+            t = self.ln(t).mean(dim=1)
+            return self.fc(F.gelu(t))
+        if k == "permute-and-reduce":
+            z = y.permute(0, 2, 3, 1)
+            return z.sum(dim=1) - y.amax(dim=2).transpose(1, 2)
+        raise ValueError(k)
+
+
+OP_COVERAGE = [
+    "standalone-batchnorm",
+    "grouped-and-depthwise-conv",
+    "pools-with-padding",
+    "channel-shuffle",
+    "squeeze-fire-concat",
+    "softmax-over-channels",
+    "split-pad-activations",
+    "tokens-layernorm-head",
+    "permute-and-reduce",
+]
+
+
+def make_op_tests():
+    out_dir = os.path.join(HERE, "op-tests")
+    os.makedirs(out_dir, exist_ok=True)
+    for seed, kind in enumerate(OP_COVERAGE):
+        model = OpCoverage(kind)
+        randomize(model, 100 + seed)
+        model.eval()
+        torch.onnx.export(
+            model,
+            torch.zeros(1, 3, 16, 16),
+            os.path.join(out_dir, f"{kind}.onnx"),
+            opset_version=OPSET,
+            input_names=["input"],
+            output_names=["output"],
+            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+        )
+        print(f"op test {kind}", flush=True)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--conformance", action="store_true")
     parser.add_argument("--conformance-only", action="store_true")
+    parser.add_argument("--op-tests", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(2)
+    if args.op_tests:
+        make_op_tests()
+        raise SystemExit(0)
     if args.conformance or args.conformance_only:
         make_conformance()
     if not args.conformance_only:

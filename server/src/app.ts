@@ -5,9 +5,11 @@ import { AppError } from './http/app-error.ts';
 import { handleError, handleNotFound } from './http/error-handler.ts';
 import { mountWebApp } from './http/web-app.ts';
 import { adminDatasetsRoute } from './routes/admin-datasets/admin-datasets.route.ts';
+import { adminPriorsRoute } from './routes/admin-priors/admin-priors.route.ts';
 import { blobsRoute } from './routes/blobs/blobs.route.ts';
 import { datasetsRoute } from './routes/datasets/datasets.route.ts';
 import { healthRoute } from './routes/health/health.route.ts';
+import { priorsRoute } from './routes/priors/priors.route.ts';
 
 /** Routes that stream large bodies into the blob store and enforce their own, larger limit. */
 const STREAMING_UPLOADS = new Set(['/api/admin/blobs']);
@@ -33,7 +35,9 @@ export function createApp(deps: AppDeps, options: { webDist?: string } = {}) {
     .route('/api/health', healthRoute)
     .route('/api/datasets', datasetsRoute)
     .route('/api/admin/datasets', adminDatasetsRoute)
-    .route('/api/admin/blobs', blobsRoute);
+    .route('/api/admin/blobs', blobsRoute)
+    .route('/api/priors', priorsRoute)
+    .route('/api/admin/priors', adminPriorsRoute);
 
   if (options.webDist) mountWebApp(app, options.webDist);
   return api;

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
+import { ConversionError } from '@coopt/shared/converter';
 import { ProgressBar } from './cli/progress-bar.ts';
 import { fileSource } from './datasets/byte-source.ts';
 import { type CifarVariant, readCifar } from './datasets/cifar-reader.ts';
@@ -12,6 +13,9 @@ import { importKnownSource } from './datasets/import-request.ts';
 import { findKnownSource, isAvailable, knownSources } from './datasets/known-sources.ts';
 import { READ_BATCH_IMAGES, type SampleStream } from './datasets/sample-stream.ts';
 import { type Env, EnvError, loadEnv, resolveUserPath } from './env.ts';
+import { listPriors } from './priors/prior-views.ts';
+import { registerZoo } from './priors/prior-zoo.ts';
+import { PriorExistsError, registerPrior } from './priors/register-prior.ts';
 import { openRuntime } from './runtime.ts';
 
 const USAGE = `usage: pnpm coopt <command>
@@ -21,6 +25,11 @@ const USAGE = `usage: pnpm coopt <command>
   import images --name NAME [--size WxH] DIR|TAR                a directory or tar(.gz) of PNG/JPEG images
   import source ID                                              a known source (${knownSources.map((s) => s.id).join(', ')})
   datasets                                                      list datasets
+  prior add  --name NAME --onnx FILE [--feature TENSOR | --input-of NODE]
+             [--pixel-scale S] [--mean M[,M,M]] [--std S[,S,S]] [--dataset ID]
+                                                                convert an ONNX prior, verify it against onnxruntime
+  prior zoo                                                     register the committed zoo priors
+  priors                                                        list priors
   migrate                                                       apply database migrations
 
   Every import also takes --chunk-size N (images per stored chunk; default: about 8 MiB of pixels).`;
@@ -81,6 +90,56 @@ async function openStream(env: Env, format: string, args: string[], batchSize: n
   return { name: values.name, format: format as 'idx' | 'cifar' | 'images', stream };
 }
 
+const numberList = (text: string | undefined, flag: string) => {
+  if (text === undefined) return undefined;
+  const values = text.split(',').map(Number);
+  if (values.some((v) => !Number.isFinite(v))) throw new UsageError(`${flag} takes numbers separated by commas`);
+  return values;
+};
+
+async function addPrior(env: Env, runtime: Awaited<ReturnType<typeof openRuntime>>, args: string[]) {
+  const { values } = parseArgs({
+    args,
+    options: {
+      name: { type: 'string' },
+      onnx: { type: 'string' },
+      feature: { type: 'string' },
+      'input-of': { type: 'string' },
+      'pixel-scale': { type: 'string' },
+      mean: { type: 'string' },
+      std: { type: 'string' },
+      dataset: { type: 'string' },
+    },
+  });
+  if (!values.name || !values.onnx) throw new UsageError('--name and --onnx are required');
+  const file = resolveUserPath(env, values.onnx);
+  if (!fs.existsSync(file)) throw new UsageError(`no such file: ${file}`);
+  const blob = await runtime.blobs.put(fs.createReadStream(file));
+  const bars = { convert: new ProgressBar('convert'), verify: new ProgressBar('verify ') };
+  const row = await registerPrior(runtime, {
+    name: values.name,
+    onnxBlobKey: blob.key,
+    featureTensor: values.feature,
+    inputOfNode: values['input-of'],
+    normalization: {
+      pixelScale: numberList(values['pixel-scale'], '--pixel-scale')?.[0],
+      mean: numberList(values.mean, '--mean'),
+      std: numberList(values.std, '--std'),
+    },
+    datasetId: values.dataset ? Number(values.dataset) : undefined,
+    maxModelBytes: env.COOPT_MAX_MODEL_BYTES,
+    onProgress: (p) => {
+      if (p.phase === 'convert') bars.convert.update(p.done, p.total, 'nodes');
+      if (p.phase === 'verify') bars.verify.update(p.done, p.total, 'images');
+    },
+  });
+  const v = row.verification;
+  console.error(
+    `\nprior ${row.id} "${row.name}": ${row.inputHeight}x${row.inputWidth}x${row.inputChannels} -> ${row.featureDim} features; ` +
+      `max relative error ${v?.maxRelError.toExponential(2)} vs onnxruntime on ${v?.images} images (${v?.backend})`,
+  );
+}
+
 function chunkSizeOf(args: string[]): number | undefined {
   const i = args.indexOf('--chunk-size');
   if (i === -1) return undefined;
@@ -105,7 +164,21 @@ async function run(argv: string[]): Promise<void> {
         const labels = d.hasLabels ? `labels: ${d.classNames?.length ?? 0} classes` : 'unlabeled';
         console.log(`${d.id}\t${d.name}\t${d.count} x ${d.height}x${d.width}x${d.channels}\t${d.format}\t${labels}`);
       }
-    } else if (command === 'import' && sub === 'source') {
+    } else if (command === 'priors') {
+      for (const p of await listPriors(runtime.database)) {
+        const v = p.verification;
+        console.log(
+          `${p.id}\t${p.name}\t${p.inputHeight}x${p.inputWidth}x${p.inputChannels} -> ${p.featureDim}\tmax rel error ${v?.maxRelError.toExponential(1) ?? '?'}`,
+        );
+      }
+    } else if (command === 'prior' && sub === 'zoo') {
+      await registerZoo(runtime, {
+        maxModelBytes: env.COOPT_MAX_MODEL_BYTES,
+        onPrior: (name, created) =>
+          console.log(`${name}: ${created ? 'converted and verified' : 'already registered'}`),
+      });
+    } else if (command === 'prior' && sub === 'add') {
+      await addPrior(env, runtime, rest);
       const source = rest[0] ? findKnownSource(rest[0]) : undefined;
       if (!source) throw new UsageError(`give one of: ${knownSources.map((s) => s.id).join(', ')}`);
       if (!isAvailable(source)) throw new UsageError(`${source.id} is not installed here (${source.images})`);
@@ -147,7 +220,13 @@ run(process.argv.slice(2)).catch((err) => {
     console.error(`error: ${err.message}\n\n${USAGE}`);
     process.exit(64);
   }
-  if (err instanceof DatasetFileError || err instanceof DatasetExistsError || err instanceof EnvError) {
+  if (
+    err instanceof DatasetFileError ||
+    err instanceof DatasetExistsError ||
+    err instanceof EnvError ||
+    err instanceof ConversionError ||
+    err instanceof PriorExistsError
+  ) {
     console.error(`\nerror: ${err.message}`);
     process.exit(2);
   }

@@ -20,6 +20,11 @@ const envSchema = z.object({
     .int()
     .positive()
     .default(2 * 1024 ** 3),
+  COOPT_MAX_MODEL_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(512 * 1024 ** 2),
   COOPT_DEMO: flag.default(true),
   COOPT_WEB_DIST: z.string().min(1).optional(),
   TEST_DATABASE_URL: z.url().optional(),

@@ -5,6 +5,7 @@ import { importKnownSource } from './datasets/import-request.ts';
 import { isAvailable, knownSources } from './datasets/known-sources.ts';
 import { EnvError, loadEnv, resolveUserPath } from './env.ts';
 import { defaultWebDist } from './paths.ts';
+import { registerZoo } from './priors/prior-zoo.ts';
 import { openRuntime } from './runtime.ts';
 
 async function main() {
@@ -17,6 +18,10 @@ async function main() {
       const { dataset, created } = await importKnownSource(runtime, source, (p) => bar.update(p.done, p.total));
       if (created) bar.finish(`done: dataset ${dataset.id}, ${dataset.count} images`);
     }
+    await registerZoo(runtime, {
+      maxModelBytes: env.COOPT_MAX_MODEL_BYTES,
+      onPrior: (name, created) => created && console.log(`prior ${name}: converted and verified against onnxruntime`),
+    });
   }
 
   const app = createApp(runtime, {

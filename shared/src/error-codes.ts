@@ -10,6 +10,7 @@ export const ErrorCode = {
   PayloadTooLarge: 'payload_too_large',
   UnsupportedMediaType: 'unsupported_media_type',
   BadDatasetFile: 'bad_dataset_file',
+  BadModel: 'bad_model',
   Internal: 'internal',
 } as const;
 

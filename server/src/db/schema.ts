@@ -17,6 +17,13 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 
+export interface PriorVerification {
+  maxRelError: number;
+  images: number;
+  datasetId: number;
+  backend: string;
+}
+
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 
 export const datasetFormat = pgEnum('dataset_format', ['idx', 'cifar', 'images']);
@@ -74,7 +81,12 @@ export const priorModels = pgTable('prior_models', {
   name: text('name').notNull().unique(),
   status: priorModelStatus('status').notNull().default('converting'),
   onnxBlobKey: text('onnx_blob_key').notNull(),
+  /** The converted TF.js graph model: model.json and its single weights file. */
   graphModelBlobKey: text('graph_model_blob_key'),
+  weightsBlobKey: text('weights_blob_key'),
+  featureTensor: text('feature_tensor'),
+  /** How the conversion was checked against onnxruntime: error, images, backend. */
+  verification: jsonb('verification').$type<PriorVerification>(),
   inputHeight: integer('input_height'),
   inputWidth: integer('input_width'),
   inputChannels: integer('input_channels'),

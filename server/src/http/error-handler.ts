@@ -1,10 +1,12 @@
 import { type ErrorBody, ErrorCode } from '@coopt/shared';
+import { ConversionError } from '@coopt/shared/converter';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { BlobNotFoundError, BlobRangeError, BlobTooLargeError } from '../blobs/blob-store.ts';
 import { DatasetFileError } from '../datasets/dataset-file-error.ts';
 import { DatasetExistsError } from '../datasets/dataset-importer.ts';
+import { PriorExistsError } from '../priors/register-prior.ts';
 import { AppError } from './app-error.ts';
 
 const codeForStatus: Partial<Record<number, ErrorCode>> = {
@@ -20,7 +22,14 @@ const codeForStatus: Partial<Record<number, ErrorCode>> = {
 function classify(err: unknown): { status: ContentfulStatusCode; code: ErrorCode; message: string } | null {
   if (err instanceof AppError) return { status: err.status, code: err.code, message: err.message };
   if (err instanceof DatasetFileError) return { status: 422, code: ErrorCode.BadDatasetFile, message: err.message };
-  if (err instanceof DatasetExistsError) return { status: 409, code: ErrorCode.Conflict, message: err.message };
+  if (err instanceof DatasetExistsError || err instanceof PriorExistsError) {
+    return { status: 409, code: ErrorCode.Conflict, message: err.message };
+  }
+  if (err instanceof ConversionError) {
+    return err.code === 'too_large'
+      ? { status: 413, code: ErrorCode.PayloadTooLarge, message: err.message }
+      : { status: 422, code: ErrorCode.BadModel, message: err.message };
+  }
   if (err instanceof BlobTooLargeError) return { status: 413, code: ErrorCode.PayloadTooLarge, message: err.message };
   if (err instanceof BlobNotFoundError) return { status: 404, code: ErrorCode.NotFound, message: err.message };
   if (err instanceof BlobRangeError)

@@ -75,7 +75,13 @@ export class ConvertContext {
   tensor(v: Value, hint: string): TensorValue {
     if (v.kind === 'tensor') return v;
     if (v.kind === 'const') {
-      return { kind: 'tensor', ref: this.builder.addConst(hint, v.value), shape: v.value.shape, layout: 'plain', dtype: v.value.dtype };
+      return {
+        kind: 'tensor',
+        ref: this.builder.addConst(hint, v.value),
+        shape: v.value.shape,
+        layout: 'plain',
+        dtype: v.value.dtype,
+      };
     }
     return { kind: 'tensor', ref: this.symTensor(v, hint), shape: v.shape, layout: 'plain', dtype: 'int32' };
   }
@@ -83,30 +89,44 @@ export class ConvertContext {
   /** The batch size as an int32 scalar, read from the input's shape at run time. */
   batch(): string {
     if (!this.batchRef) {
-      const shape = this.builder.addNode('batch_shape', 'Shape', [this.inputRef], { T: attr.dtype('float32'), out_type: attr.dtype('int32') });
-      const c = (name: string, v: number) => this.builder.addConst(name, { dtype: 'int32', shape: [1], data: Int32Array.of(v) });
-      this.batchRef = this.builder.addNode('batch_size', 'StridedSlice', [shape.name, c('batch_begin', 0), c('batch_end', 1), c('batch_stride', 1)], {
-        T: attr.dtype('int32'),
-        Index: attr.dtype('int32'),
-        shrink_axis_mask: attr.int(1),
-        begin_mask: attr.int(0),
-        end_mask: attr.int(0),
-        ellipsis_mask: attr.int(0),
-        new_axis_mask: attr.int(0),
-      }).name;
+      const shape = this.builder.addNode('batch_shape', 'Shape', [this.inputRef], {
+        T: attr.dtype('float32'),
+        out_type: attr.dtype('int32'),
+      });
+      const c = (name: string, v: number) =>
+        this.builder.addConst(name, { dtype: 'int32', shape: [1], data: Int32Array.of(v) });
+      this.batchRef = this.builder.addNode(
+        'batch_size',
+        'StridedSlice',
+        [shape.name, c('batch_begin', 0), c('batch_end', 1), c('batch_stride', 1)],
+        {
+          T: attr.dtype('int32'),
+          Index: attr.dtype('int32'),
+          shrink_axis_mask: attr.int(1),
+          begin_mask: attr.int(0),
+          end_mask: attr.int(0),
+          ellipsis_mask: attr.int(0),
+          new_axis_mask: attr.int(0),
+        },
+      ).name;
     }
     return this.batchRef;
   }
 
   private symTensor(v: Extract<Value, { kind: 'sym' }>, hint: string): string {
     const parts = v.dims.map((d, i) => {
-      if (isStatic(d)) return this.builder.addConst(`${hint}/dim${i}`, { dtype: 'int32', shape: [], data: Int32Array.of(d) });
+      if (isStatic(d))
+        return this.builder.addConst(`${hint}/dim${i}`, { dtype: 'int32', shape: [], data: Int32Array.of(d) });
       if (d.b === 1) return this.batch();
       const k = this.builder.addConst(`${hint}/coef${i}`, { dtype: 'int32', shape: [], data: Int32Array.of(d.b) });
       return this.builder.addNode(`${hint}/dim${i}`, 'Mul', [this.batch(), k], { T: attr.dtype('int32') }).name;
     });
     if (v.shape.length === 0) return parts[0] as string;
-    return this.builder.addNode(hint, 'Pack', parts, { T: attr.dtype('int32'), N: attr.int(parts.length), axis: attr.int(0) }).name;
+    return this.builder.addNode(hint, 'Pack', parts, {
+      T: attr.dtype('int32'),
+      N: attr.int(parts.length),
+      axis: attr.int(0),
+    }).name;
   }
 
   /** The tensor in the requested physical layout, transposing (once, cached) when needed. */
@@ -122,8 +142,13 @@ export class ConvertContext {
   }
 
   transpose(ref: string, perm: number[], name: string): string {
-    const p = this.builder.addConst(`${name}/perm`, { dtype: 'int32', shape: [perm.length], data: Int32Array.from(perm) });
-    return this.builder.addNode(name, 'Transpose', [ref, p], { T: attr.dtype('float32'), Tperm: attr.dtype('int32') }).name;
+    const p = this.builder.addConst(`${name}/perm`, {
+      dtype: 'int32',
+      shape: [perm.length],
+      data: Int32Array.from(perm),
+    });
+    return this.builder.addNode(name, 'Transpose', [ref, p], { T: attr.dtype('float32'), Tperm: attr.dtype('int32') })
+      .name;
   }
 
   /** A Reshape to a logical shape; the batch-dependent size becomes -1 or a runtime value. */
@@ -131,9 +156,16 @@ export class ConvertContext {
     const dynamic = shape.filter((d) => !isStatic(d)).length;
     const target =
       dynamic <= 1
-        ? this.builder.addConst(`${name}/shape`, { dtype: 'int32', shape: [shape.length], data: Int32Array.from(toTfShape(shape, name)) })
+        ? this.builder.addConst(`${name}/shape`, {
+            dtype: 'int32',
+            shape: [shape.length],
+            data: Int32Array.from(toTfShape(shape, name)),
+          })
         : this.symTensor({ kind: 'sym', shape: [shape.length], dims: shape }, `${name}/shape`);
-    return this.builder.addNode(name, 'Reshape', [ref, target], { T: attr.dtype('float32'), Tshape: attr.dtype('int32') }).name;
+    return this.builder.addNode(name, 'Reshape', [ref, target], {
+      T: attr.dtype('float32'),
+      Tshape: attr.dtype('int32'),
+    }).name;
   }
 
   /** A constant shaped to broadcast against a tensor in its physical layout. */
@@ -172,7 +204,8 @@ export function attrString(node: OnnxNode, name: string, def: string): string {
 /** Normalises a possibly negative axis. */
 export function axisOf(axis: number, rank: number, node: OnnxNode): number {
   const a = axis < 0 ? axis + rank : axis;
-  if (a < 0 || a >= rank) throw new ConversionError('malformed', `${describeNode(node)}: axis ${axis} is outside rank ${rank}`);
+  if (a < 0 || a >= rank)
+    throw new ConversionError('malformed', `${describeNode(node)}: axis ${axis} is outside rank ${rank}`);
   return a;
 }
 
@@ -192,7 +225,11 @@ export function broadcastDims(a: Dim[], b: Dim[], node: OnnxNode): Dim[] {
     if (x === 1) out.push(y);
     else if (y === 1) out.push(x);
     else if (show(x) === show(y)) out.push(x);
-    else throw new ConversionError('malformed', `${describeNode(node)}: shapes do not broadcast (${show(x)} vs ${show(y)})`);
+    else
+      throw new ConversionError(
+        'malformed',
+        `${describeNode(node)}: shapes do not broadcast (${show(x)} vs ${show(y)})`,
+      );
   }
   return out;
 }

@@ -78,7 +78,16 @@ const root = protobuf.Root.fromJSON({
 });
 const ModelProto = root.lookupType('onnx.ModelProto');
 
-export const OnnxDataType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10, DOUBLE: 11 } as const;
+export const OnnxDataType = {
+  FLOAT: 1,
+  UINT8: 2,
+  INT8: 3,
+  INT32: 6,
+  INT64: 7,
+  BOOL: 9,
+  FLOAT16: 10,
+  DOUBLE: 11,
+} as const;
 
 export interface OnnxTensor {
   name: string;
@@ -288,10 +297,17 @@ function checkTensor(t: OnnxTensor, what: string): void {
  */
 export function withGraphOutput(bytes: Uint8Array, tensorName: string): Uint8Array {
   const extra = ModelProto.encode(
-    ModelProto.fromObject({ graph: { output: [{ name: tensorName, type: { tensorType: { elemType: OnnxDataType.FLOAT } } }] } }),
+    ModelProto.fromObject({
+      graph: { output: [{ name: tensorName, type: { tensorType: { elemType: OnnxDataType.FLOAT } } }] },
+    }),
   ).finish();
   const out = new Uint8Array(bytes.length + extra.length);
   out.set(bytes, 0);
   out.set(extra, bytes.length);
   return out;
+}
+
+/** Encodes a model from plain fields named as in onnx.proto (camelCase); used to build test models. */
+export function encodeOnnxModel(model: Record<string, unknown>): Uint8Array {
+  return ModelProto.encode(ModelProto.fromObject(model)).finish();
 }

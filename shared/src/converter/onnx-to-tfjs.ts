@@ -43,8 +43,10 @@ export interface ConvertOptions {
 export interface ConvertedPrior {
   artifacts: GraphModelArtifacts;
   metadata: PriorModelMetadata;
-  /** Tensors of ops kept out of the graph because the feature cut does not need them. */
+  /** ONNX nodes left out because the feature tensor does not depend on them. */
   prunedNodes: number;
+  /** The ONNX graph's declared outputs. */
+  onnxOutputs: string[];
 }
 
 export const WEIGHTS_FILE = 'weights.bin';
@@ -89,14 +91,26 @@ function neededNodes(model: OnnxModel, target: string): OnnxNode[] {
 export function convertOnnxToTfjs(bytes: Uint8Array, options: ConvertOptions = {}): ConvertedPrior {
   const model = parseOnnxModel(bytes);
   if (model.opset < MIN_OPSET || model.opset > MAX_OPSET) {
-    throw new ConversionError('unsupported_op', `opset ${model.opset} is not supported; export with opset_version between ${MIN_OPSET} and ${MAX_OPSET}`);
+    throw new ConversionError(
+      'unsupported_op',
+      `opset ${model.opset} is not supported; export with opset_version between ${MIN_OPSET} and ${MAX_OPSET}`,
+    );
   }
   const input = model.inputs[0];
   if (model.inputs.length !== 1 || !input) {
-    throw new ConversionError('malformed', `a prior takes exactly one image input; this model has ${model.inputs.length}`);
+    throw new ConversionError(
+      'malformed',
+      `a prior takes exactly one image input; this model has ${model.inputs.length}`,
+    );
   }
   const [, c, h, w] = input.dims;
-  if (input.dims.length !== 4 || typeof c !== 'number' || typeof h !== 'number' || typeof w !== 'number' || (c !== 1 && c !== 3)) {
+  if (
+    input.dims.length !== 4 ||
+    typeof c !== 'number' ||
+    typeof h !== 'number' ||
+    typeof w !== 'number' ||
+    (c !== 1 && c !== 3)
+  ) {
     throw new ConversionError(
       'dynamic_shape',
       `input "${input.name}" has shape [${input.dims.join(', ')}]; a prior takes [batch, 1 or 3, height, width] with a fixed image size`,
@@ -109,9 +123,18 @@ export function convertOnnxToTfjs(bytes: Uint8Array, options: ConvertOptions = {
   for (const n of nodes) for (const i of n.inputs) consumers.set(i, (consumers.get(i) ?? 0) + 1);
 
   const builder = new TfGraphBuilder();
-  const placeholder = builder.addNode('input', 'Placeholder', [], { dtype: attr.dtype('float32'), shape: attr.shape([-1, h, w, c]) });
+  const placeholder = builder.addNode('input', 'Placeholder', [], {
+    dtype: attr.dtype('float32'),
+    shape: attr.shape([-1, h, w, c]),
+  });
   const ctx = new ConvertContext(builder, model.opset, consumers, placeholder.name);
-  ctx.set(input.name, { kind: 'tensor', ref: placeholder.name, shape: [BATCH, c, h, w], layout: 'nhwc', dtype: 'float32' });
+  ctx.set(input.name, {
+    kind: 'tensor',
+    ref: placeholder.name,
+    shape: [BATCH, c, h, w],
+    layout: 'nhwc',
+    dtype: 'float32',
+  });
   for (const [name, tensor] of model.initializers) {
     if (consumers.has(name)) ctx.set(name, { kind: 'const', value: decodeTensor(tensor) });
   }
@@ -121,19 +144,28 @@ export function convertOnnxToTfjs(bytes: Uint8Array, options: ConvertOptions = {
       throw new ConversionError('unsupported_op', `${describeNode(node)} is from the custom domain "${node.domain}"`);
     }
     const convert = OP_CONVERTERS[node.opType];
-    if (!convert) throw new ConversionError('unsupported_op', `unsupported op ${node.opType} (node "${node.name || node.outputs[0]}")`);
+    if (!convert)
+      throw new ConversionError(
+        'unsupported_op',
+        `unsupported op ${node.opType} (node "${node.name || node.outputs[0]}")`,
+      );
     convert(ctx, node);
     options.onProgress?.({ done: i + 1, total: nodes.length });
   });
 
   const out = ctx.values.get(target);
-  if (!out || out.kind !== 'tensor') throw new ConversionError('bad_feature_cut', `"${target}" does not depend on the input image`);
+  if (out?.kind !== 'tensor')
+    throw new ConversionError('bad_feature_cut', `"${target}" does not depend on the input image`);
   const batchFirst = !isStatic(out.shape[0] as Dim);
   if (!batchFirst || out.shape.slice(1).some((d) => !isStatic(d))) {
-    throw new ConversionError('bad_feature_cut', `"${target}" has shape ${showShape(out.shape)}; a feature tensor is [batch, ...features]`);
+    throw new ConversionError(
+      'bad_feature_cut',
+      `"${target}" has shape ${showShape(out.shape)}; a feature tensor is [batch, ...features]`,
+    );
   }
   const featureDim = productOf(out.shape.slice(1), 'feature tensor') as number;
-  const flat = out.shape.length === 2 ? out.ref : ctx.reshape(ctx.inLayout(out, 'plain'), [BATCH, featureDim], 'features/flatten');
+  const flat =
+    out.shape.length === 2 ? out.ref : ctx.reshape(ctx.inLayout(out, 'plain'), [BATCH, featureDim], 'features/flatten');
   const features = builder.addNode('features', 'Identity', [flat], { T: attr.dtype('float32') });
 
   const norm = options.normalization ?? {};
@@ -156,5 +188,10 @@ export function convertOnnxToTfjs(bytes: Uint8Array, options: ConvertOptions = {
     metadata: { coopt: metadata },
     weightsPath: WEIGHTS_FILE,
   });
-  return { artifacts, metadata, prunedNodes: model.nodes.length - nodes.length };
+  return {
+    artifacts,
+    metadata,
+    prunedNodes: model.nodes.length - nodes.length,
+    onnxOutputs: model.outputs.map((o) => o.name),
+  };
 }

@@ -50,6 +50,10 @@ export const showShape = (dims: Dim[]) => `[${dims.map(show).join(', ')}]`;
 /** Static dims as TF.js sizes: the (single) batch-dependent one becomes -1. */
 export function toTfShape(dims: Dim[], where: string): number[] {
   const dynamic = dims.filter((d) => !isStatic(d)).length;
-  if (dynamic > 1) throw new ConversionError('dynamic_shape', `${where}: shape ${showShape(dims)} has more than one batch-dependent size`);
+  if (dynamic > 1)
+    throw new ConversionError(
+      'dynamic_shape',
+      `${where}: shape ${showShape(dims)} has more than one batch-dependent size`,
+    );
   return dims.map((d) => (isStatic(d) ? d : -1));
 }

@@ -42,7 +42,8 @@ export function decodeTensor(t: OnnxTensor): ConstTensor {
     }
     case OnnxDataType.FLOAT16: {
       const data = new Float32Array(count);
-      for (let i = 0; i < count; i++) data[i] = halfToFloat(view ? view.getUint16(2 * i, true) : (t.int32Data[i] as number));
+      for (let i = 0; i < count; i++)
+        data[i] = halfToFloat(view ? view.getUint16(2 * i, true) : (t.int32Data[i] as number));
       return { dtype: 'float32', shape: t.dims, data };
     }
     case OnnxDataType.INT64: {
@@ -66,7 +67,10 @@ export function decodeTensor(t: OnnxTensor): ConstTensor {
       return { dtype: t.dataType === OnnxDataType.BOOL ? 'bool' : 'int32', shape: t.dims, data };
     }
     default:
-      throw new ConversionError('unsupported_op', `tensor "${t.name}" has ONNX data type ${t.dataType}, which priors cannot use`);
+      throw new ConversionError(
+        'unsupported_op',
+        `tensor "${t.name}" has ONNX data type ${t.dataType}, which priors cannot use`,
+      );
   }
 }
 
@@ -107,14 +111,21 @@ export function broadcastShapes(a: number[], b: number[], where: string): number
   for (let i = 0; i < rank; i++) {
     const x = a[a.length - rank + i] ?? 1;
     const y = b[b.length - rank + i] ?? 1;
-    if (x !== y && x !== 1 && y !== 1) throw new ConversionError('malformed', `${where}: shapes [${a}] and [${b}] do not broadcast`);
+    if (x !== y && x !== 1 && y !== 1)
+      throw new ConversionError('malformed', `${where}: shapes [${a}] and [${b}] do not broadcast`);
     out.push(x === 1 ? y : x);
   }
   return out;
 }
 
 /** Elementwise op on two constants with broadcasting. */
-export function mapConst(a: ConstTensor, b: ConstTensor, dtype: ConstDtype, f: (x: number, y: number) => number, where: string): ConstTensor {
+export function mapConst(
+  a: ConstTensor,
+  b: ConstTensor,
+  dtype: ConstDtype,
+  f: (x: number, y: number) => number,
+  where: string,
+): ConstTensor {
   const shape = broadcastShapes(a.shape, b.shape, where);
   const n = sizeOf(shape);
   const data = dtype === 'float32' ? new Float32Array(n) : new Int32Array(n);

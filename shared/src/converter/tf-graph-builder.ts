@@ -54,7 +54,9 @@ export const attr = {
   int: (i: number): TfAttr => ({ i: String(i) }),
   float: (f: number): TfAttr => ({ f }),
   bool: (b: boolean): TfAttr => ({ b }),
-  dtype: (d: 'float32' | 'int32' | 'bool'): TfAttr => ({ type: d === 'float32' ? 'DT_FLOAT' : d === 'int32' ? 'DT_INT32' : 'DT_BOOL' }),
+  dtype: (d: 'float32' | 'int32' | 'bool'): TfAttr => ({
+    type: d === 'float32' ? 'DT_FLOAT' : d === 'int32' ? 'DT_INT32' : 'DT_BOOL',
+  }),
   ints: (v: number[]): TfAttr => ({ list: { i: v.map(String) } }),
   strs: (v: string[]): TfAttr => ({ list: { s: v.map(b64) } }),
   shape: (v: number[]): TfAttr => ({ shape: { dim: v.map((d) => ({ size: String(d) })) } }),
@@ -141,7 +143,10 @@ export class TfGraphBuilder {
         signature: {
           inputs: { input: { name: `${options.input.node}:0`, dtype: 'DT_FLOAT', tensorShape: { dim: shapeDims } } },
           outputs: Object.fromEntries(
-            Object.entries(options.outputs).map(([k, v]) => [k, { name: v.includes(':') ? v : `${v}:0`, dtype: 'DT_FLOAT' }]),
+            Object.entries(options.outputs).map(([k, v]) => [
+              k,
+              { name: v.includes(':') ? v : `${v}:0`, dtype: 'DT_FLOAT' },
+            ]),
           ),
         },
         weightsManifest: [{ paths: [options.weightsPath], weights }],

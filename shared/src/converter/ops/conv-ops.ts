@@ -19,7 +19,10 @@ interface Window {
 function spatial(t: TensorValue, node: OnnxNode): [number, number] {
   const [, , h, w] = t.shape;
   if (t.shape.length !== 4 || !isStatic(h as Dim) || !isStatic(w as Dim)) {
-    throw new ConversionError('unsupported_op', `${describeNode(node)}: only 2-D convolutions and pools on static image sizes are supported`);
+    throw new ConversionError(
+      'unsupported_op',
+      `${describeNode(node)}: only 2-D convolutions and pools on static image sizes are supported`,
+    );
   }
   return [h as number, w as number];
 }
@@ -31,7 +34,12 @@ function windowOf(node: OnnxNode, input: [number, number], kernel: [number, numb
   const onnxPads = attrInts(node, 'pads') ?? [0, 0, 0, 0];
   const autoPad = attrString(node, 'auto_pad', 'NOTSET');
   const ceil = attrInt(node, 'ceil_mode', 0) === 1;
-  const pads: [number, number, number, number] = [onnxPads[0] ?? 0, onnxPads[2] ?? 0, onnxPads[1] ?? 0, onnxPads[3] ?? 0];
+  const pads: [number, number, number, number] = [
+    onnxPads[0] ?? 0,
+    onnxPads[2] ?? 0,
+    onnxPads[1] ?? 0,
+    onnxPads[3] ?? 0,
+  ];
   const out: [number, number] = [0, 0];
   const declared: [number, number, number, number] = [...pads];
   for (const a of [0, 1] as const) {
@@ -67,7 +75,9 @@ function tfPadding(w: Window, input: [number, number]): 'VALID' | 'SAME' | 'EXPL
     const k = ((w.kernel[a] as number) - 1) * (w.dilations[a] as number) + 1;
     const o = Math.ceil((input[a] as number) / (w.strides[a] as number));
     const total = Math.max((o - 1) * (w.strides[a] as number) + k - (input[a] as number), 0);
-    return w.pads[2 * a] === Math.floor(total / 2) && w.pads[2 * a + 1] === total - Math.floor(total / 2) && o === w.out[a];
+    return (
+      w.pads[2 * a] === Math.floor(total / 2) && w.pads[2 * a + 1] === total - Math.floor(total / 2) && o === w.out[a]
+    );
   });
   return same ? 'SAME' : 'EXPLICIT';
 }
@@ -87,29 +97,43 @@ export function convertConv(ctx: ConvertContext, node: OnnxNode): void {
   const x = ctx.tensor(ctx.get(node.inputs[0] ?? '', node), node.name);
   const weight = ctx.constOf(node, 1, 'the convolution weight');
   const biasValue = ctx.optional(node, 2);
-  if (biasValue && biasValue.kind !== 'const') throw new ConversionError('unsupported_op', `${describeNode(node)}: a runtime bias is not supported`);
-  if (weight.shape.length !== 4) throw new ConversionError('unsupported_op', `${describeNode(node)}: only 2-D convolutions are supported`);
+  if (biasValue && biasValue.kind !== 'const')
+    throw new ConversionError('unsupported_op', `${describeNode(node)}: a runtime bias is not supported`);
+  if (weight.shape.length !== 4)
+    throw new ConversionError('unsupported_op', `${describeNode(node)}: only 2-D convolutions are supported`);
   const [m, cPerGroup, kh, kw] = weight.shape as [number, number, number, number];
   const group = attrInt(node, 'group', 1);
   const channels = cPerGroup * group;
   const input = spatial(x, node);
   const w = windowOf(node, input, [kh, kw]);
   const padding = tfPadding(w, input);
-  const bias: ConstTensor = biasValue?.kind === 'const' ? biasValue.value : { dtype: 'float32', shape: [m], data: new Float32Array(m) };
+  const bias: ConstTensor =
+    biasValue?.kind === 'const' ? biasValue.value : { dtype: 'float32', shape: [m], data: new Float32Array(m) };
   const xRef = ctx.inLayout(x, 'nhwc');
   const outShape: Dim[] = [x.shape[0] as Dim, m, w.out[0], w.out[1]];
 
   const emit = (inRef: string, filter: ConstTensor, b: ConstTensor, depthwise: boolean, name: string) => {
     const filterConst = ctx.builder.addConst(`${name}/filter`, filter);
     const biasConst = ctx.builder.addConst(`${name}/bias`, b);
-    const tfNode = ctx.builder.addNode(name, depthwise ? 'FusedDepthwiseConv2dNative' : '_FusedConv2D', [inRef, filterConst, biasConst], {
-      T: attr.dtype('float32'),
-      ...windowAttrs(w, padding),
-      fused_ops: attr.strs(['BiasAdd']),
-      num_args: attr.int(1),
-      epsilon: attr.float(0),
+    const tfNode = ctx.builder.addNode(
+      name,
+      depthwise ? 'FusedDepthwiseConv2dNative' : '_FusedConv2D',
+      [inRef, filterConst, biasConst],
+      {
+        T: attr.dtype('float32'),
+        ...windowAttrs(w, padding),
+        fused_ops: attr.strs(['BiasAdd']),
+        num_args: attr.int(1),
+        epsilon: attr.float(0),
+      },
+    );
+    ctx.fusable.set(tfNode.name, {
+      node: tfNode,
+      filterConst,
+      biasConst,
+      kind: depthwise ? 'depthwise' : 'conv',
+      activated: false,
     });
-    ctx.fusable.set(tfNode.name, { node: tfNode, filterConst, biasConst, kind: depthwise ? 'depthwise' : 'conv', activated: false });
     return tfNode.name;
   };
 
@@ -123,21 +147,55 @@ export function convertConv(ctx: ConvertContext, node: OnnxNode): void {
     ref = emit(xRef, filter, bias, true, node.name || 'dwconv');
   } else {
     const perGroupOut = m / group;
-    const sizes = ctx.builder.addConst(`${node.name}/split_sizes`, { dtype: 'int32', shape: [group], data: new Int32Array(group).fill(cPerGroup) });
+    const sizes = ctx.builder.addConst(`${node.name}/split_sizes`, {
+      dtype: 'int32',
+      shape: [group],
+      data: new Int32Array(group).fill(cPerGroup),
+    });
     const axis = ctx.builder.addConst(`${node.name}/split_axis`, { dtype: 'int32', shape: [], data: Int32Array.of(3) });
-    const split = ctx.builder.addNode(`${node.name}/split`, 'SplitV', [xRef, sizes, axis], { T: attr.dtype('float32'), num_split: attr.int(group) });
+    const split = ctx.builder.addNode(`${node.name}/split`, 'SplitV', [xRef, sizes, axis], {
+      T: attr.dtype('float32'),
+      num_split: attr.int(group),
+    });
     const outs: string[] = [];
     const per = perGroupOut * cPerGroup * kh * kw;
     for (let g = 0; g < group; g++) {
-      const wg: ConstTensor = { dtype: 'float32', shape: [perGroupOut, cPerGroup, kh, kw], data: weight.data.slice(g * per, (g + 1) * per) };
-      const bg: ConstTensor = { dtype: 'float32', shape: [perGroupOut], data: bias.data.slice(g * perGroupOut, (g + 1) * perGroupOut) };
-      outs.push(emit(g === 0 ? split.name : `${split.name}:${g}`, transposeConst(wg, [2, 3, 1, 0]), bg, false, `${node.name}/group${g}`));
+      const wg: ConstTensor = {
+        dtype: 'float32',
+        shape: [perGroupOut, cPerGroup, kh, kw],
+        data: weight.data.slice(g * per, (g + 1) * per),
+      };
+      const bg: ConstTensor = {
+        dtype: 'float32',
+        shape: [perGroupOut],
+        data: bias.data.slice(g * perGroupOut, (g + 1) * perGroupOut),
+      };
+      outs.push(
+        emit(
+          g === 0 ? split.name : `${split.name}:${g}`,
+          transposeConst(wg, [2, 3, 1, 0]),
+          bg,
+          false,
+          `${node.name}/group${g}`,
+        ),
+      );
     }
-    const concatAxis = ctx.builder.addConst(`${node.name}/concat_axis`, { dtype: 'int32', shape: [], data: Int32Array.of(3) });
-    ref = ctx.builder.addNode(node.name, 'ConcatV2', [...outs, concatAxis], { T: attr.dtype('float32'), N: attr.int(group), Tidx: attr.dtype('int32') }).name;
+    const concatAxis = ctx.builder.addConst(`${node.name}/concat_axis`, {
+      dtype: 'int32',
+      shape: [],
+      data: Int32Array.of(3),
+    });
+    ref = ctx.builder.addNode(node.name, 'ConcatV2', [...outs, concatAxis], {
+      T: attr.dtype('float32'),
+      N: attr.int(group),
+      Tidx: attr.dtype('int32'),
+    }).name;
   }
   if (channels !== x.shape[1]) {
-    throw new ConversionError('malformed', `${describeNode(node)}: weight expects ${channels} input channels, input has ${String(x.shape[1])}`);
+    throw new ConversionError(
+      'malformed',
+      `${describeNode(node)}: weight expects ${channels} input channels, input has ${String(x.shape[1])}`,
+    );
   }
   ctx.set(node.outputs[0], { kind: 'tensor', ref, shape: outShape, layout: 'nhwc', dtype: 'float32' });
 }
@@ -145,7 +203,9 @@ export function convertConv(ctx: ConvertContext, node: OnnxNode): void {
 /** Folds into the convolution before it when that is its only consumer; otherwise scale and shift. */
 export function convertBatchNorm(ctx: ConvertContext, node: OnnxNode): void {
   const x = ctx.tensor(ctx.get(node.inputs[0] ?? '', node), node.name);
-  const [scale, shift, mean, variance] = [1, 2, 3, 4].map((i) => ctx.constOf(node, i, 'batch-norm statistics')) as ConstTensor[];
+  const [scale, shift, mean, variance] = [1, 2, 3, 4].map((i) =>
+    ctx.constOf(node, i, 'batch-norm statistics'),
+  ) as ConstTensor[];
   const eps = attrFloat(node, 'epsilon', 1e-5);
   const c = (scale as ConstTensor).data.length;
   const s = new Float32Array(c);
@@ -168,8 +228,18 @@ export function convertBatchNorm(ctx: ConvertContext, node: OnnxNode): void {
   const layout = rank === 4 ? 'nhwc' : 'plain';
   const ref = rank === 4 ? ctx.inLayout(x, 'nhwc') : x.ref;
   const shape = rank === 3 ? [c, 1] : [c];
-  const mul = ctx.builder.addNode(`${node.name}/scale`, 'Mul', [ref, ctx.builder.addConst(`${node.name}/s`, { dtype: 'float32', shape, data: s })], { T: attr.dtype('float32') });
-  const add = ctx.builder.addNode(node.name, 'AddV2', [mul.name, ctx.builder.addConst(`${node.name}/t`, { dtype: 'float32', shape, data: t })], { T: attr.dtype('float32') });
+  const mul = ctx.builder.addNode(
+    `${node.name}/scale`,
+    'Mul',
+    [ref, ctx.builder.addConst(`${node.name}/s`, { dtype: 'float32', shape, data: s })],
+    { T: attr.dtype('float32') },
+  );
+  const add = ctx.builder.addNode(
+    node.name,
+    'AddV2',
+    [mul.name, ctx.builder.addConst(`${node.name}/t`, { dtype: 'float32', shape, data: t })],
+    { T: attr.dtype('float32') },
+  );
   ctx.set(node.outputs[0], { ...x, ref: add.name, layout });
 }
 
@@ -179,9 +249,11 @@ export function convertPool(ctx: ConvertContext, node: OnnxNode): void {
   const x = ctx.tensor(ctx.get(node.inputs[0] ?? '', node), node.name);
   const input = spatial(x, node);
   const kernel = attrInts(node, 'kernel_shape') as [number, number] | null;
-  if (!kernel || kernel.length !== 2) throw new ConversionError('unsupported_op', `${describeNode(node)}: only 2-D pooling is supported`);
+  if (kernel?.length !== 2)
+    throw new ConversionError('unsupported_op', `${describeNode(node)}: only 2-D pooling is supported`);
   const w = windowOf(node, input, kernel);
-  if (w.dilations.some((d) => d !== 1)) throw new ConversionError('unsupported_op', `${describeNode(node)}: dilated pooling is not supported`);
+  if (w.dilations.some((d) => d !== 1))
+    throw new ConversionError('unsupported_op', `${describeNode(node)}: dilated pooling is not supported`);
   const isMax = node.opType === 'MaxPool';
   const includePad = attrInt(node, 'count_include_pad', 0) === 1;
   let padding = tfPadding(w, input);
@@ -189,9 +261,20 @@ export function convertPool(ctx: ConvertContext, node: OnnxNode): void {
   if (padding === 'SAME' && !isMax && includePad) padding = 'EXPLICIT';
   let ref = ctx.inLayout(x, 'nhwc');
   if (padding === 'EXPLICIT') {
-    const pads = ctx.builder.addConst(`${node.name}/pads`, { dtype: 'int32', shape: [4, 2], data: Int32Array.from([0, 0, ...w.pads, 0, 0]) });
-    const fill = ctx.builder.addConst(`${node.name}/pad_value`, { dtype: 'float32', shape: [], data: Float32Array.of(isMax ? FLOAT_LOWEST : 0) });
-    ref = ctx.builder.addNode(`${node.name}/pad`, 'PadV2', [ref, pads, fill], { T: attr.dtype('float32'), Tpaddings: attr.dtype('int32') }).name;
+    const pads = ctx.builder.addConst(`${node.name}/pads`, {
+      dtype: 'int32',
+      shape: [4, 2],
+      data: Int32Array.from([0, 0, ...w.pads, 0, 0]),
+    });
+    const fill = ctx.builder.addConst(`${node.name}/pad_value`, {
+      dtype: 'float32',
+      shape: [],
+      data: Float32Array.of(isMax ? FLOAT_LOWEST : 0),
+    });
+    ref = ctx.builder.addNode(`${node.name}/pad`, 'PadV2', [ref, pads, fill], {
+      T: attr.dtype('float32'),
+      Tpaddings: attr.dtype('int32'),
+    }).name;
   }
   const pool = ctx.builder.addNode(node.name, isMax ? 'MaxPool' : 'AvgPool', [ref], {
     T: attr.dtype('float32'),
@@ -212,11 +295,19 @@ export function convertPool(ctx: ConvertContext, node: OnnxNode): void {
       const hi = includePad ? input[a] + (w.declared[2 * a + 1] as number) : input[a];
       return Math.max(0, Math.min(start + kernel[a], hi) - Math.max(start, lo));
     };
-    for (let i = 0; i < oh; i++) for (let j = 0; j < ow; j++) corr[i * ow + j] = (kernel[0] * kernel[1]) / Math.max(1, counted(i, 0) * counted(j, 1));
+    for (let i = 0; i < oh; i++)
+      for (let j = 0; j < ow; j++)
+        corr[i * ow + j] = (kernel[0] * kernel[1]) / Math.max(1, counted(i, 0) * counted(j, 1));
     const c = ctx.builder.addConst(`${node.name}/count`, { dtype: 'float32', shape: [oh, ow, 1], data: corr });
     ref = ctx.builder.addNode(`${node.name}/rescale`, 'Mul', [ref, c], { T: attr.dtype('float32') }).name;
   }
-  ctx.set(node.outputs[0], { kind: 'tensor', ref, shape: [x.shape[0] as Dim, x.shape[1] as Dim, w.out[0], w.out[1]], layout: 'nhwc', dtype: 'float32' });
+  ctx.set(node.outputs[0], {
+    kind: 'tensor',
+    ref,
+    shape: [x.shape[0] as Dim, x.shape[1] as Dim, w.out[0], w.out[1]],
+    layout: 'nhwc',
+    dtype: 'float32',
+  });
 }
 
 export function convertGlobalPool(ctx: ConvertContext, node: OnnxNode): void {
@@ -224,6 +315,16 @@ export function convertGlobalPool(ctx: ConvertContext, node: OnnxNode): void {
   spatial(x, node);
   const axes = ctx.builder.addConst(`${node.name}/axes`, { dtype: 'int32', shape: [2], data: Int32Array.of(1, 2) });
   const op = node.opType === 'GlobalMaxPool' ? 'Max' : 'Mean';
-  const ref = ctx.builder.addNode(node.name, op, [ctx.inLayout(x, 'nhwc'), axes], { T: attr.dtype('float32'), Tidx: attr.dtype('int32'), keep_dims: attr.bool(true) }).name;
-  ctx.set(node.outputs[0], { kind: 'tensor', ref, shape: [x.shape[0] as Dim, x.shape[1] as Dim, 1, 1], layout: 'nhwc', dtype: 'float32' });
+  const ref = ctx.builder.addNode(node.name, op, [ctx.inLayout(x, 'nhwc'), axes], {
+    T: attr.dtype('float32'),
+    Tidx: attr.dtype('int32'),
+    keep_dims: attr.bool(true),
+  }).name;
+  ctx.set(node.outputs[0], {
+    kind: 'tensor',
+    ref,
+    shape: [x.shape[0] as Dim, x.shape[1] as Dim, 1, 1],
+    layout: 'nhwc',
+    dtype: 'float32',
+  });
 }

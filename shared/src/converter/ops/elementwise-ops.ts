@@ -1,5 +1,12 @@
 import { ConversionError, describeNode } from '../conversion-error.ts';
-import { attrFloat, attrInt, broadcastDims, type ConvertContext, type TensorValue, type Value } from '../convert-context.ts';
+import {
+  attrFloat,
+  attrInt,
+  broadcastDims,
+  type ConvertContext,
+  type TensorValue,
+  type Value,
+} from '../convert-context.ts';
 import type { OnnxNode } from '../onnx-model.ts';
 import { addDims, type Dim, divDims, isStatic, mulDims } from '../symbolic-dim.ts';
 import { type ConstTensor, mapConst, sizeOf } from '../tensor-data.ts';
@@ -16,7 +23,15 @@ const FLOAT_OPS: Record<string, (a: number, b: number) => number> = {
   Equal: (a, b) => (a === b ? 1 : 0),
 };
 
-const TF_BINARY: Record<string, string> = { Add: 'AddV2', Sub: 'Sub', Mul: 'Mul', Div: 'RealDiv', Pow: 'Pow', Max: 'Maximum', Min: 'Minimum' };
+const TF_BINARY: Record<string, string> = {
+  Add: 'AddV2',
+  Sub: 'Sub',
+  Mul: 'Mul',
+  Div: 'RealDiv',
+  Pow: 'Pow',
+  Max: 'Maximum',
+  Min: 'Minimum',
+};
 
 /** Integer values as symbolic dims, where the value is a small 1-D or scalar integer tensor. */
 function symDims(v: Value): { shape: number[]; dims: Dim[] } | null {
@@ -53,7 +68,11 @@ function foldSym(node: OnnxNode, a: { shape: number[]; dims: Dim[] }, b: { shape
         if (isStatic(x) && isStatic(y)) dims.push(x === y ? 1 : 0);
         else if ((isStatic(x) && x <= 0) || (isStatic(y) && y <= 0)) dims.push(0);
         else if (!isStatic(x) && !isStatic(y)) dims.push(x.b === y.b ? 1 : 0);
-        else throw new ConversionError('dynamic_shape', `${where}: comparing the batch size with ${isStatic(x) ? x : String(y)} cannot be resolved`);
+        else
+          throw new ConversionError(
+            'dynamic_shape',
+            `${where}: comparing the batch size with ${isStatic(x) ? x : String(y)} cannot be resolved`,
+          );
         break;
       default:
         throw new ConversionError('dynamic_shape', `${where}: ${node.opType} on the batch size cannot be resolved`);
@@ -61,7 +80,10 @@ function foldSym(node: OnnxNode, a: { shape: number[]; dims: Dim[] }, b: { shape
   }
   const shape = a.shape.length >= b.shape.length ? a.shape : b.shape;
   if (dims.every(isStatic)) {
-    return { kind: 'const', value: { dtype: node.opType === 'Equal' ? 'bool' : 'int32', shape, data: Int32Array.from(dims as number[]) } };
+    return {
+      kind: 'const',
+      value: { dtype: node.opType === 'Equal' ? 'bool' : 'int32', shape, data: Int32Array.from(dims as number[]) },
+    };
   }
   return { kind: 'sym', shape, dims };
 }
@@ -85,7 +107,11 @@ export function convertBinary(ctx: ConvertContext, node: OnnxNode): void {
     return;
   }
   const op = TF_BINARY[node.opType];
-  if (!op) throw new ConversionError('unsupported_op', `${describeNode(node)}: ${node.opType} on run-time tensors is not supported`);
+  if (!op)
+    throw new ConversionError(
+      'unsupported_op',
+      `${describeNode(node)}: ${node.opType} on run-time tensors is not supported`,
+    );
   if (tryFuseBias(ctx, node, a, b)) return;
   ctx.set(node.outputs[0], emitBinary(ctx, node, op, a, b));
 }
@@ -93,11 +119,23 @@ export function convertBinary(ctx: ConvertContext, node: OnnxNode): void {
 /** An Add of a per-channel constant right after a MatMul becomes that MatMul's bias. */
 function tryFuseBias(ctx: ConvertContext, node: OnnxNode, a: Value, b: Value): boolean {
   if (node.opType !== 'Add') return false;
-  const [t, c, tName] = a.kind === 'tensor' && b.kind === 'const' ? [a, b, node.inputs[0]] : b.kind === 'tensor' && a.kind === 'const' ? [b, a, node.inputs[1]] : [null, null, null];
+  const [t, c, tName] =
+    a.kind === 'tensor' && b.kind === 'const'
+      ? [a, b, node.inputs[0]]
+      : b.kind === 'tensor' && a.kind === 'const'
+        ? [b, a, node.inputs[1]]
+        : [null, null, null];
   if (!t || !c || !tName) return false;
   const fused = ctx.fusable.get(t.ref);
   const n = t.shape[t.shape.length - 1];
-  if (!fused || fused.activated || ctx.uses(tName) !== 1 || sizeOf(c.value.shape) !== n || c.value.shape.length > t.shape.length) return false;
+  if (
+    !fused ||
+    fused.activated ||
+    ctx.uses(tName) !== 1 ||
+    sizeOf(c.value.shape) !== n ||
+    c.value.shape.length > t.shape.length
+  )
+    return false;
   if (c.value.shape.slice(0, -1).some((d) => d !== 1) || (fused.kind !== 'matmul' && t.layout !== 'nhwc')) return false;
   if (fused.kind !== 'matmul') return false;
   const bias = ctx.builder.consts.get(fused.biasConst) as ConstTensor;
@@ -115,18 +153,27 @@ function emitBinary(ctx: ConvertContext, node: OnnxNode, op: string, a: Value, b
   const operand = (v: Value, i: number): string => {
     if (v.kind === 'const') {
       // Division by a constant is a multiplication by its reciprocal; Pow by 2 or 0.5 gets its own op below.
-      const c = op === 'RealDiv' && i === 1 ? { ...v.value, data: v.value.data.map((x) => 1 / x) as Float32Array } : v.value;
+      const c =
+        op === 'RealDiv' && i === 1 ? { ...v.value, data: v.value.data.map((x) => 1 / x) as Float32Array } : v.value;
       return ctx.builder.addConst(`${node.name}/c${i}`, layout === 'nhwc' ? ctx.constFor(c, anchor) : c);
     }
     const t = ctx.tensor(v, `${node.name}/in${i}`);
     if (t.shape.length === 4) return ctx.inLayout(t, layout === 'nhwc' ? 'nhwc' : 'plain');
     if (layout === 'nhwc' && t.shape.length > 0 && t.shape.some((d) => d !== 1)) {
-      throw new ConversionError('unsupported_op', `${describeNode(node)}: broadcasting a rank-${t.shape.length} tensor against an image tensor is not supported`);
+      throw new ConversionError(
+        'unsupported_op',
+        `${describeNode(node)}: broadcasting a rank-${t.shape.length} tensor against an image tensor is not supported`,
+      );
     }
     return t.ref;
   };
   const dtype = ta?.dtype ?? tb?.dtype ?? 'float32';
-  if (op === 'Pow' && b.kind === 'const' && sizeOf(b.value.shape) === 1 && (b.value.data[0] === 2 || b.value.data[0] === 0.5)) {
+  if (
+    op === 'Pow' &&
+    b.kind === 'const' &&
+    sizeOf(b.value.shape) === 1 &&
+    (b.value.data[0] === 2 || b.value.data[0] === 0.5)
+  ) {
     const unary = b.value.data[0] === 2 ? 'Square' : 'Sqrt';
     const ref = ctx.builder.addNode(node.name, unary, [operand(a, 0)], { T: attr.dtype('float32') }).name;
     return { kind: 'tensor', ref, shape, layout, dtype };
@@ -153,7 +200,14 @@ const TF_UNARY: Record<string, string> = {
   Log: 'Log',
 };
 
-function unary(ctx: ConvertContext, node: OnnxNode, x: TensorValue, op: string, name = node.name, extra: string[] = []): TensorValue {
+function unary(
+  ctx: ConvertContext,
+  node: OnnxNode,
+  x: TensorValue,
+  op: string,
+  name = node.name,
+  extra: string[] = [],
+): TensorValue {
   const ref = ctx.builder.addNode(name, op, [x.ref, ...extra], { T: attr.dtype('float32') }).name;
   return { ...x, ref };
 }
@@ -180,7 +234,8 @@ export function convertPassThrough(ctx: ConvertContext, node: OnnxNode): void {
   ctx.set(node.outputs[0], ctx.get(node.inputs[0] ?? '', node));
 }
 
-const scalar = (ctx: ConvertContext, name: string, v: number) => ctx.builder.addConst(name, { dtype: 'float32', shape: [], data: Float32Array.of(v) });
+const scalar = (ctx: ConvertContext, name: string, v: number) =>
+  ctx.builder.addConst(name, { dtype: 'float32', shape: [], data: Float32Array.of(v) });
 
 export function convertClip(ctx: ConvertContext, node: OnnxNode): void {
   const x = ctx.tensor(ctx.get(node.inputs[0] ?? '', node), node.name);
@@ -209,33 +264,63 @@ export function convertHardActivation(ctx: ConvertContext, node: OnnxNode): void
   const alpha = swish ? 1 / 6 : attrFloat(node, 'alpha', 0.2);
   const beta = swish ? 0.5 : attrFloat(node, 'beta', 0.5);
   const b = ctx.builder;
-  const scaled = b.addNode(`${node.name}/scale`, 'Mul', [x.ref, scalar(ctx, `${node.name}/alpha`, alpha)], { T: attr.dtype('float32') });
-  const shifted = b.addNode(`${node.name}/shift`, 'AddV2', [scaled.name, scalar(ctx, `${node.name}/beta`, beta)], { T: attr.dtype('float32') });
-  const clipped = b.addNode(swish ? `${node.name}/gate` : node.name, 'ClipByValue', [shifted.name, scalar(ctx, `${node.name}/zero`, 0), scalar(ctx, `${node.name}/one`, 1)], {
+  const scaled = b.addNode(`${node.name}/scale`, 'Mul', [x.ref, scalar(ctx, `${node.name}/alpha`, alpha)], {
     T: attr.dtype('float32'),
   });
-  const ref = swish ? b.addNode(node.name, 'Mul', [x.ref, clipped.name], { T: attr.dtype('float32') }).name : clipped.name;
+  const shifted = b.addNode(`${node.name}/shift`, 'AddV2', [scaled.name, scalar(ctx, `${node.name}/beta`, beta)], {
+    T: attr.dtype('float32'),
+  });
+  const clipped = b.addNode(
+    swish ? `${node.name}/gate` : node.name,
+    'ClipByValue',
+    [shifted.name, scalar(ctx, `${node.name}/zero`, 0), scalar(ctx, `${node.name}/one`, 1)],
+    {
+      T: attr.dtype('float32'),
+    },
+  );
+  const ref = swish
+    ? b.addNode(node.name, 'Mul', [x.ref, clipped.name], { T: attr.dtype('float32') }).name
+    : clipped.name;
   ctx.set(node.outputs[0], { ...x, ref });
 }
 
 export function convertLeakyRelu(ctx: ConvertContext, node: OnnxNode): void {
   const x = ctx.tensor(ctx.get(node.inputs[0] ?? '', node), node.name);
-  const ref = ctx.builder.addNode(node.name, 'LeakyRelu', [x.ref], { T: attr.dtype('float32'), alpha: attr.float(attrFloat(node, 'alpha', 0.01)) }).name;
+  const ref = ctx.builder.addNode(node.name, 'LeakyRelu', [x.ref], {
+    T: attr.dtype('float32'),
+    alpha: attr.float(attrFloat(node, 'alpha', 0.01)),
+  }).name;
   ctx.set(node.outputs[0], { ...x, ref });
 }
 
-const ONNX_TO_DTYPE: Record<number, 'float32' | 'int32' | 'bool'> = { 1: 'float32', 10: 'float32', 11: 'float32', 6: 'int32', 7: 'int32', 2: 'int32', 3: 'int32', 9: 'bool' };
+const ONNX_TO_DTYPE: Record<number, 'float32' | 'int32' | 'bool'> = {
+  1: 'float32',
+  10: 'float32',
+  11: 'float32',
+  6: 'int32',
+  7: 'int32',
+  2: 'int32',
+  3: 'int32',
+  9: 'bool',
+};
 
 export function convertCast(ctx: ConvertContext, node: OnnxNode): void {
   const to = ONNX_TO_DTYPE[attrInt(node, 'to', 1)];
-  if (!to) throw new ConversionError('unsupported_op', `${describeNode(node)}: cast to ONNX type ${attrInt(node, 'to', 0)} is not supported`);
+  if (!to)
+    throw new ConversionError(
+      'unsupported_op',
+      `${describeNode(node)}: cast to ONNX type ${attrInt(node, 'to', 0)} is not supported`,
+    );
   const v = ctx.get(node.inputs[0] ?? '', node);
   if (v.kind === 'sym') {
     ctx.set(node.outputs[0], v);
     return;
   }
   if (v.kind === 'const') {
-    const data = to === 'float32' ? Float32Array.from(v.value.data) : Int32Array.from(v.value.data, (x) => (to === 'bool' ? (x ? 1 : 0) : Math.trunc(x)));
+    const data =
+      to === 'float32'
+        ? Float32Array.from(v.value.data)
+        : Int32Array.from(v.value.data, (x) => (to === 'bool' ? (x ? 1 : 0) : Math.trunc(x)));
     ctx.set(node.outputs[0], { kind: 'const', value: { dtype: to, shape: v.value.shape, data } });
     return;
   }

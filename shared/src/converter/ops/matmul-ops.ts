@@ -27,7 +27,10 @@ const zeros = (n: number): ConstTensor => ({ dtype: 'float32', shape: [n], data:
 export function convertGemm(ctx: ConvertContext, node: OnnxNode): void {
   const a = ctx.tensor(ctx.get(node.inputs[0] ?? '', node), node.name);
   if (a.shape.length !== 2 || attrInt(node, 'transA', 0) !== 0) {
-    throw new ConversionError('unsupported_op', `${describeNode(node)}: only Gemm on a [batch, features] input is supported`);
+    throw new ConversionError(
+      'unsupported_op',
+      `${describeNode(node)}: only Gemm on a [batch, features] input is supported`,
+    );
   }
   let w = ctx.constOf(node, 1, 'the Gemm weight');
   if (attrInt(node, 'transB', 0) === 1) w = transposeConst(w, [1, 0]);
@@ -39,7 +42,8 @@ export function convertGemm(ctx: ConvertContext, node: OnnxNode): void {
   const c = ctx.optional(node, 2);
   if (c) {
     const cv = ctx.constOf(node, 2, 'the Gemm bias');
-    if (sizeOf(cv.shape) !== n) throw new ConversionError('unsupported_op', `${describeNode(node)}: only a per-output bias C is supported`);
+    if (sizeOf(cv.shape) !== n)
+      throw new ConversionError('unsupported_op', `${describeNode(node)}: only a per-output bias C is supported`);
     bias = { dtype: 'float32', shape: [n], data: Float32Array.from(cv.data, (v) => v * beta) };
   }
   const ref = fusedMatMul(ctx, node.name, a.ref, w, bias);
@@ -56,7 +60,13 @@ export function convertMatMul(ctx: ConvertContext, node: OnnxNode): void {
     const [k, n] = bv.value.shape as [number, number];
     if (a.shape.length === 2) {
       const ref = fusedMatMul(ctx, node.name, a.ref, bv.value, zeros(n));
-      ctx.set(node.outputs[0], { kind: 'tensor', ref, shape: [a.shape[0] as Dim, n], layout: 'plain', dtype: 'float32' });
+      ctx.set(node.outputs[0], {
+        kind: 'tensor',
+        ref,
+        shape: [a.shape[0] as Dim, n],
+        layout: 'plain',
+        dtype: 'float32',
+      });
       return;
     }
     // [..., K] @ [K, N]: flatten the leading dims, multiply, restore them.
@@ -70,12 +80,17 @@ export function convertMatMul(ctx: ConvertContext, node: OnnxNode): void {
   }
   const b: TensorValue = ctx.tensor(bv, `${node.name}/b`);
   if (b.shape.length !== a.shape.length || a.shape.length < 2) {
-    throw new ConversionError('unsupported_op', `${describeNode(node)}: MatMul of rank ${a.shape.length} by rank ${b.shape.length} is not supported`);
+    throw new ConversionError(
+      'unsupported_op',
+      `${describeNode(node)}: MatMul of rank ${a.shape.length} by rank ${b.shape.length} is not supported`,
+    );
   }
   const bRef = b.shape.length === 4 ? ctx.inLayout(b, 'plain') : b.ref;
   const op = a.shape.length === 2 ? 'MatMul' : 'BatchMatMulV2';
   const flags: Record<string, TfAttr> =
-    op === 'MatMul' ? { transpose_a: attr.bool(false), transpose_b: attr.bool(false) } : { adj_x: attr.bool(false), adj_y: attr.bool(false) };
+    op === 'MatMul'
+      ? { transpose_a: attr.bool(false), transpose_b: attr.bool(false) }
+      : { adj_x: attr.bool(false), adj_y: attr.bool(false) };
   const ref = ctx.builder.addNode(node.name, op, [a.ref, bRef], { T: attr.dtype('float32'), ...flags }).name;
   const shape = [...a.shape.slice(0, -1), b.shape[b.shape.length - 1] as Dim];
   ctx.set(node.outputs[0], { kind: 'tensor', ref, shape, layout: 'plain', dtype: 'float32' });

@@ -6,13 +6,13 @@ import {
   axisOf,
   type ConvertContext,
   physicalAxis,
-  TO_NHWC,
   type TensorValue,
+  TO_NHWC,
   type Value,
 } from '../convert-context.ts';
 import type { OnnxNode } from '../onnx-model.ts';
 import { type Dim, divDims, isStatic, productOf, show, showShape } from '../symbolic-dim.ts';
-import { type ConstTensor, decodeTensor, sizeOf, transposeConst } from '../tensor-data.ts';
+import { type ConstTensor, decodeTensor, sizeOf, stridesOf, transposeConst } from '../tensor-data.ts';
 import { attr } from '../tf-graph-builder.ts';
 
 const ints = (v: number[]): ConstTensor => ({ dtype: 'int32', shape: [v.length], data: Int32Array.from(v) });
@@ -25,7 +25,9 @@ function dimList(v: Value): Dim[] | null {
 }
 
 function dimsValue(dims: Dim[], shape: number[]): Value {
-  return dims.every(isStatic) ? { kind: 'const', value: { dtype: 'int32', shape, data: Int32Array.from(dims) } } : { kind: 'sym', shape, dims };
+  return dims.every(isStatic)
+    ? { kind: 'const', value: { dtype: 'int32', shape, data: Int32Array.from(dims) } }
+    : { kind: 'sym', shape, dims };
 }
 
 /** Axes from the attribute (older opsets) or the second input (newer ones). */
@@ -37,7 +39,12 @@ function axesOf(ctx: ConvertContext, node: OnnxNode, inputIndex: number): number
 }
 
 export function convertConstant(ctx: ConvertContext, node: OnnxNode): void {
-  const a = node.attributes.get('value') ?? node.attributes.get('value_float') ?? node.attributes.get('value_floats') ?? node.attributes.get('value_int') ?? node.attributes.get('value_ints');
+  const a =
+    node.attributes.get('value') ??
+    node.attributes.get('value_float') ??
+    node.attributes.get('value_floats') ??
+    node.attributes.get('value_int') ??
+    node.attributes.get('value_ints');
   let c: ConstTensor;
   if (a?.kind === 'tensor') c = decodeTensor(a.value);
   else if (a?.kind === 'float') c = { dtype: 'float32', shape: [], data: Float32Array.of(a.value) };
@@ -73,8 +80,16 @@ export function convertGather(ctx: ConvertContext, node: OnnxNode): void {
   const x = ctx.tensor(data, `${node.name}/data`);
   const axis = axisOf(attrInt(node, 'axis', 0), x.shape.length, node);
   const size = x.shape[axis] as Dim;
-  if (!isStatic(size)) throw new ConversionError('dynamic_shape', `${describeNode(node)}: gathering along the batch axis is not supported`);
-  const idx = ctx.builder.addConst(`${node.name}/indices`, { ...indices, data: indices.data.map((i) => (i < 0 ? i + size : i)) as Int32Array, dtype: 'int32' });
+  if (!isStatic(size))
+    throw new ConversionError(
+      'dynamic_shape',
+      `${describeNode(node)}: gathering along the batch axis is not supported`,
+    );
+  const idx = ctx.builder.addConst(`${node.name}/indices`, {
+    ...indices,
+    data: indices.data.map((i) => (i < 0 ? i + size : i)) as Int32Array,
+    dtype: 'int32',
+  });
   const ax = ctx.builder.addConst(`${node.name}/axis`, { dtype: 'int32', shape: [], data: Int32Array.of(axis) });
   const ref = ctx.builder.addNode(node.name, 'GatherV2', [ctx.inLayout(x, 'plain'), idx, ax], {
     Tparams: attr.dtype(x.dtype),
@@ -89,11 +104,13 @@ export function convertGather(ctx: ConvertContext, node: OnnxNode): void {
 /** Any value reshaped to new logical dims: folded for constants and shape values, a Reshape otherwise. */
 function reshapeValue(ctx: ConvertContext, node: OnnxNode, v: Value, dims: Dim[]): Value {
   if (v.kind === 'const') {
-    if (!dims.every(isStatic)) throw new ConversionError('dynamic_shape', `${describeNode(node)}: constant reshaped to ${showShape(dims)}`);
+    if (!dims.every(isStatic))
+      throw new ConversionError('dynamic_shape', `${describeNode(node)}: constant reshaped to ${showShape(dims)}`);
     return { kind: 'const', value: { ...v.value, shape: dims } };
   }
   if (v.kind === 'sym') {
-    if (!dims.every(isStatic) || sizeOf(dims) !== v.dims.length) throw new ConversionError('dynamic_shape', `${describeNode(node)}: cannot reshape a shape value`);
+    if (!dims.every(isStatic) || sizeOf(dims) !== v.dims.length)
+      throw new ConversionError('dynamic_shape', `${describeNode(node)}: cannot reshape a shape value`);
     return { kind: 'sym', shape: dims, dims: v.dims };
   }
   // Where at most one of C, H, W exceeds 1, NCHW and NHWC hold the same element order: no transpose needed.
@@ -125,13 +142,20 @@ export function convertSqueeze(ctx: ConvertContext, node: OnnxNode): void {
 export function convertReshape(ctx: ConvertContext, node: OnnxNode): void {
   const v = ctx.get(node.inputs[0] ?? '', node);
   const target = dimList(ctx.get(node.inputs[1] ?? '', node));
-  if (!target) throw new ConversionError('dynamic_shape', `${describeNode(node)}: the target shape cannot be resolved at conversion time`);
+  if (!target)
+    throw new ConversionError(
+      'dynamic_shape',
+      `${describeNode(node)}: the target shape cannot be resolved at conversion time`,
+    );
   const inShape: Dim[] = v.kind === 'tensor' ? v.shape : v.kind === 'const' ? v.value.shape : v.shape;
   const allowZero = attrInt(node, 'allowzero', 0) === 1;
   const out = target.map((d, i) => (d === 0 && !allowZero ? (inShape[i] as Dim) : d));
-  const inferred = out.findIndex((d) => d === -1);
+  const inferred = out.indexOf(-1);
   if (inferred !== -1) {
-    const known = productOf(out.filter((_, i) => i !== inferred), describeNode(node));
+    const known = productOf(
+      out.filter((_, i) => i !== inferred),
+      describeNode(node),
+    );
     out[inferred] = divDims(productOf(inShape, describeNode(node)), known, describeNode(node));
   }
   ctx.set(node.outputs[0], reshapeValue(ctx, node, v, out));
@@ -143,7 +167,10 @@ export function convertFlatten(ctx: ConvertContext, node: OnnxNode): void {
   const axis = attrInt(node, 'axis', 1);
   const a = axis < 0 ? axis + shape.length : axis;
   const where = describeNode(node);
-  ctx.set(node.outputs[0], reshapeValue(ctx, node, v, [productOf(shape.slice(0, a), where), productOf(shape.slice(a), where)]));
+  ctx.set(
+    node.outputs[0],
+    reshapeValue(ctx, node, v, [productOf(shape.slice(0, a), where), productOf(shape.slice(a), where)]),
+  );
 }
 
 export function convertTranspose(ctx: ConvertContext, node: OnnxNode): void {
@@ -158,7 +185,13 @@ export function convertTranspose(ctx: ConvertContext, node: OnnxNode): void {
   // From NHWC storage, one transpose straight to the requested logical order.
   const physical = x.layout === 'nhwc' && rank === 4 ? perm.map((p) => physicalAxis(x, p)) : perm;
   const ref = ctx.transpose(x.ref, physical, node.name);
-  ctx.set(node.outputs[0], { kind: 'tensor', ref, shape: perm.map((p) => x.shape[p] as Dim), layout: 'plain', dtype: x.dtype });
+  ctx.set(node.outputs[0], {
+    kind: 'tensor',
+    ref,
+    shape: perm.map((p) => x.shape[p] as Dim),
+    layout: 'plain',
+    dtype: x.dtype,
+  });
 }
 
 function concatConst(parts: ConstTensor[], axis: number): ConstTensor {
@@ -183,7 +216,13 @@ export function convertConcat(ctx: ConvertContext, node: OnnxNode): void {
   const rank = values.map((v) => (v.kind === 'const' ? v.value.shape.length : v.shape.length))[0] ?? 1;
   const axis = axisOf(attrInt(node, 'axis', 0), rank, node);
   if (values.every((v) => v.kind === 'const')) {
-    ctx.set(node.outputs[0], { kind: 'const', value: concatConst(values.map((v) => (v as { value: ConstTensor }).value), axis) });
+    ctx.set(node.outputs[0], {
+      kind: 'const',
+      value: concatConst(
+        values.map((v) => (v as { value: ConstTensor }).value),
+        axis,
+      ),
+    });
     return;
   }
   if (values.every((v) => v.kind !== 'tensor' && dimList(v))) {
@@ -194,20 +233,30 @@ export function convertConcat(ctx: ConvertContext, node: OnnxNode): void {
   const nhwc = rank === 4 && values.some((v) => v.kind === 'tensor' && v.layout === 'nhwc');
   const shapes = values.map((v) => (v.kind === 'const' ? v.value.shape : v.shape));
   const refs = values.map((v, i) => {
-    if (v.kind === 'const') return ctx.builder.addConst(`${node.name}/c${i}`, nhwc ? transposeConst(v.value, TO_NHWC) : v.value);
+    if (v.kind === 'const')
+      return ctx.builder.addConst(`${node.name}/c${i}`, nhwc ? transposeConst(v.value, TO_NHWC) : v.value);
     const t = ctx.tensor(v, `${node.name}/in${i}`);
     return rank === 4 ? ctx.inLayout(t, nhwc ? 'nhwc' : 'plain') : t.ref;
   });
   const shape = [...(shapes[0] as Dim[])];
   shape[axis] = shapes.reduce<Dim>((s, sh) => {
     const d = sh[axis] as Dim;
-    if (!isStatic(s) || !isStatic(d)) throw new ConversionError('dynamic_shape', `${describeNode(node)}: concatenating along the batch axis`);
+    if (!isStatic(s) || !isStatic(d))
+      throw new ConversionError('dynamic_shape', `${describeNode(node)}: concatenating along the batch axis`);
     return s + d;
   }, 0);
   const tfAxis = nhwc ? [0, 3, 1, 2][axis] : axis;
-  const ax = ctx.builder.addConst(`${node.name}/axis`, { dtype: 'int32', shape: [], data: Int32Array.of(tfAxis as number) });
+  const ax = ctx.builder.addConst(`${node.name}/axis`, {
+    dtype: 'int32',
+    shape: [],
+    data: Int32Array.of(tfAxis as number),
+  });
   const dtype = (values.find((v) => v.kind === 'tensor') as TensorValue).dtype;
-  const ref = ctx.builder.addNode(node.name, 'ConcatV2', [...refs, ax], { T: attr.dtype(dtype), N: attr.int(refs.length), Tidx: attr.dtype('int32') }).name;
+  const ref = ctx.builder.addNode(node.name, 'ConcatV2', [...refs, ax], {
+    T: attr.dtype(dtype),
+    N: attr.int(refs.length),
+    Tidx: attr.dtype('int32'),
+  }).name;
   ctx.set(node.outputs[0], { kind: 'tensor', ref, shape, layout: nhwc ? 'nhwc' : 'plain', dtype });
 }
 
@@ -220,12 +269,21 @@ interface SliceAxis {
 
 function sliceParams(ctx: ConvertContext, node: OnnxNode, rank: number): SliceAxis[] {
   const get = (i: number, name: string) =>
-    ctx.opset < 10 ? attrInts(node, name) : ctx.optional(node, i) ? Array.from(ctx.constOf(node, i, `the slice ${name}`).data) : null;
+    ctx.opset < 10
+      ? attrInts(node, name)
+      : ctx.optional(node, i)
+        ? Array.from(ctx.constOf(node, i, `the slice ${name}`).data)
+        : null;
   const starts = get(1, 'starts') ?? [];
   const ends = get(2, 'ends') ?? [];
   const axes = get(3, 'axes') ?? starts.map((_, i) => i);
   const steps = get(4, 'steps') ?? starts.map(() => 1);
-  return axes.map((a, i) => ({ axis: axisOf(a, rank, node), start: starts[i] as number, end: ends[i] as number, step: steps[i] as number }));
+  return axes.map((a, i) => ({
+    axis: axisOf(a, rank, node),
+    start: starts[i] as number,
+    end: ends[i] as number,
+    step: steps[i] as number,
+  }));
 }
 
 /** Python-style clamping of one axis's slice, as ONNX defines it. */
@@ -241,9 +299,42 @@ function clampSlice(s: SliceAxis, dim: number): { begin: number; end: number; si
   return { begin, end, size: Math.max(0, Math.ceil((end - begin) / s.step)), toStart: end < 0 };
 }
 
+/** Slices a constant of any rank at conversion time. */
+function sliceConst(c: ConstTensor, params: SliceAxis[]): ConstTensor {
+  const ranges = c.shape.map((d) => ({ begin: 0, step: 1, size: d }));
+  for (const s of params) {
+    const cl = clampSlice(s, c.shape[s.axis] as number);
+    ranges[s.axis] = { begin: cl.begin, step: s.step, size: cl.size };
+  }
+  const shape = ranges.map((r) => r.size);
+  const inStrides = stridesOf(c.shape);
+  const outStrides = stridesOf(shape);
+  const n = sizeOf(shape);
+  const data = c.dtype === 'float32' ? new Float32Array(n) : new Int32Array(n);
+  for (let o = 0; o < n; o++) {
+    let rem = o;
+    let src = 0;
+    for (let d = 0; d < shape.length; d++) {
+      const i = Math.floor(rem / (outStrides[d] as number));
+      rem -= i * (outStrides[d] as number);
+      const r = ranges[d] as { begin: number; step: number };
+      src += (r.begin + i * r.step) * (inStrides[d] as number);
+    }
+    data[o] = c.data[src] as number;
+  }
+  return { dtype: c.dtype, shape, data };
+}
+
 export function convertSlice(ctx: ConvertContext, node: OnnxNode): void {
   const v = ctx.get(node.inputs[0] ?? '', node);
-  const list = v.kind !== 'tensor' ? dimList(v) : null;
+  if (v.kind === 'const') {
+    ctx.set(node.outputs[0], {
+      kind: 'const',
+      value: sliceConst(v.value, sliceParams(ctx, node, v.value.shape.length)),
+    });
+    return;
+  }
+  const list = v.kind === 'sym' ? dimList(v) : null;
   if (list) {
     const [s] = sliceParams(ctx, node, 1);
     if (!s) throw new ConversionError('malformed', `${describeNode(node)}: no slice given`);
@@ -267,7 +358,11 @@ export function convertSlice(ctx: ConvertContext, node: OnnxNode): void {
   }
   for (const s of sliceParams(ctx, node, rank)) {
     const dim = x.shape[s.axis] as Dim;
-    if (!isStatic(dim)) throw new ConversionError('dynamic_shape', `${describeNode(node)}: slicing along the batch axis is not supported`);
+    if (!isStatic(dim))
+      throw new ConversionError(
+        'dynamic_shape',
+        `${describeNode(node)}: slicing along the batch axis is not supported`,
+      );
     const c = clampSlice(s, dim);
     const p = physicalAxis(x, s.axis);
     begin[p] = c.begin;
@@ -278,15 +373,20 @@ export function convertSlice(ctx: ConvertContext, node: OnnxNode): void {
     shape[s.axis] = c.size;
   }
   const k = (name: string, v: number[]) => ctx.builder.addConst(`${node.name}/${name}`, ints(v));
-  const ref = ctx.builder.addNode(node.name, 'StridedSlice', [x.ref, k('begin', begin), k('end', end), k('strides', strides)], {
-    T: attr.dtype(x.dtype),
-    Index: attr.dtype('int32'),
-    begin_mask: attr.int(beginMask),
-    end_mask: attr.int(endMask),
-    ellipsis_mask: attr.int(0),
-    new_axis_mask: attr.int(0),
-    shrink_axis_mask: attr.int(0),
-  }).name;
+  const ref = ctx.builder.addNode(
+    node.name,
+    'StridedSlice',
+    [x.ref, k('begin', begin), k('end', end), k('strides', strides)],
+    {
+      T: attr.dtype(x.dtype),
+      Index: attr.dtype('int32'),
+      begin_mask: attr.int(beginMask),
+      end_mask: attr.int(endMask),
+      ellipsis_mask: attr.int(0),
+      new_axis_mask: attr.int(0),
+      shrink_axis_mask: attr.int(0),
+    },
+  ).name;
   ctx.set(node.outputs[0], { ...x, ref, shape });
 }
 
@@ -294,13 +394,28 @@ export function convertSplit(ctx: ConvertContext, node: OnnxNode): void {
   const x = ctx.tensor(ctx.get(node.inputs[0] ?? '', node), node.name);
   const axis = axisOf(attrInt(node, 'axis', 0), x.shape.length, node);
   const dim = x.shape[axis] as Dim;
-  if (!isStatic(dim)) throw new ConversionError('dynamic_shape', `${describeNode(node)}: splitting along the batch axis is not supported`);
+  if (!isStatic(dim))
+    throw new ConversionError(
+      'dynamic_shape',
+      `${describeNode(node)}: splitting along the batch axis is not supported`,
+    );
   const n = node.outputs.length;
-  const given = attrInts(node, 'split') ?? (ctx.opset >= 13 && ctx.optional(node, 1) ? Array.from(ctx.constOf(node, 1, 'the split sizes').data) : null);
-  const sizes = given ?? new Array<number>(n).fill(Math.ceil(dim / n)).map((s, i) => (i === n - 1 ? dim - s * (n - 1) : s));
+  const given =
+    attrInts(node, 'split') ??
+    (ctx.opset >= 13 && ctx.optional(node, 1) ? Array.from(ctx.constOf(node, 1, 'the split sizes').data) : null);
+  const sizes =
+    given ?? new Array<number>(n).fill(Math.ceil(dim / n)).map((s, i) => (i === n - 1 ? dim - s * (n - 1) : s));
   const sizeConst = ctx.builder.addConst(`${node.name}/sizes`, ints(sizes));
-  const ax = ctx.builder.addConst(`${node.name}/axis`, { dtype: 'int32', shape: [], data: Int32Array.of(physicalAxis(x, axis)) });
-  const split = ctx.builder.addNode(node.name, 'SplitV', [x.ref, sizeConst, ax], { T: attr.dtype(x.dtype), Tlen: attr.dtype('int32'), num_split: attr.int(n) });
+  const ax = ctx.builder.addConst(`${node.name}/axis`, {
+    dtype: 'int32',
+    shape: [],
+    data: Int32Array.of(physicalAxis(x, axis)),
+  });
+  const split = ctx.builder.addNode(node.name, 'SplitV', [x.ref, sizeConst, ax], {
+    T: attr.dtype(x.dtype),
+    Tlen: attr.dtype('int32'),
+    num_split: attr.int(n),
+  });
   node.outputs.forEach((out, i) => {
     const shape = [...x.shape];
     shape[axis] = sizes[i] as number;
@@ -312,8 +427,12 @@ export function convertPad(ctx: ConvertContext, node: OnnxNode): void {
   const x = ctx.tensor(ctx.get(node.inputs[0] ?? '', node), node.name);
   const rank = x.shape.length;
   const pads = ctx.opset < 11 ? (attrInts(node, 'pads') ?? []) : Array.from(ctx.constOf(node, 1, 'the pads').data);
-  const axes = ctx.opset >= 18 && ctx.optional(node, 3) ? Array.from(ctx.constOf(node, 3, 'the pad axes').data) : Array.from({ length: rank }, (_, i) => i);
-  const value = ctx.opset >= 11 && ctx.optional(node, 2) ? (ctx.constOf(node, 2, 'the pad value').data[0] as number) : 0;
+  const axes =
+    ctx.opset >= 18 && ctx.optional(node, 3)
+      ? Array.from(ctx.constOf(node, 3, 'the pad axes').data)
+      : Array.from({ length: rank }, (_, i) => i);
+  const value =
+    ctx.opset >= 11 && ctx.optional(node, 2) ? (ctx.constOf(node, 2, 'the pad value').data[0] as number) : 0;
   const mode = attrString(node, 'mode', 'constant');
   const paddings = new Array<number>(2 * rank).fill(0);
   const shape = [...x.shape];
@@ -322,20 +441,37 @@ export function convertPad(ctx: ConvertContext, node: OnnxNode): void {
     const p = physicalAxis(x, axis);
     const before = pads[i] as number;
     const after = pads[i + axes.length] as number;
-    if (before < 0 || after < 0) throw new ConversionError('unsupported_op', `${describeNode(node)}: negative pads are not supported`);
+    if (before < 0 || after < 0)
+      throw new ConversionError('unsupported_op', `${describeNode(node)}: negative pads are not supported`);
     paddings[2 * p] = before;
     paddings[2 * p + 1] = after;
     const d = shape[axis] as Dim;
-    if (!isStatic(d) && before + after > 0) throw new ConversionError('dynamic_shape', `${describeNode(node)}: padding the batch axis`);
+    if (!isStatic(d) && before + after > 0)
+      throw new ConversionError('dynamic_shape', `${describeNode(node)}: padding the batch axis`);
     if (isStatic(d)) shape[axis] = d + before + after;
   });
-  const padConst = ctx.builder.addConst(`${node.name}/paddings`, { dtype: 'int32', shape: [rank, 2], data: Int32Array.from(paddings) });
+  const padConst = ctx.builder.addConst(`${node.name}/paddings`, {
+    dtype: 'int32',
+    shape: [rank, 2],
+    data: Int32Array.from(paddings),
+  });
   let ref: string;
   if (mode === 'constant') {
-    const fill = ctx.builder.addConst(`${node.name}/value`, { dtype: 'float32', shape: [], data: Float32Array.of(value) });
-    ref = ctx.builder.addNode(node.name, 'PadV2', [x.ref, padConst, fill], { T: attr.dtype('float32'), Tpaddings: attr.dtype('int32') }).name;
+    const fill = ctx.builder.addConst(`${node.name}/value`, {
+      dtype: 'float32',
+      shape: [],
+      data: Float32Array.of(value),
+    });
+    ref = ctx.builder.addNode(node.name, 'PadV2', [x.ref, padConst, fill], {
+      T: attr.dtype('float32'),
+      Tpaddings: attr.dtype('int32'),
+    }).name;
   } else if (mode === 'reflect') {
-    ref = ctx.builder.addNode(node.name, 'MirrorPad', [x.ref, padConst], { T: attr.dtype('float32'), Tpaddings: attr.dtype('int32'), mode: attr.str('REFLECT') }).name;
+    ref = ctx.builder.addNode(node.name, 'MirrorPad', [x.ref, padConst], {
+      T: attr.dtype('float32'),
+      Tpaddings: attr.dtype('int32'),
+      mode: attr.str('REFLECT'),
+    }).name;
   } else {
     throw new ConversionError('unsupported_op', `${describeNode(node)}: pad mode "${mode}" is not supported`);
   }
@@ -344,17 +480,21 @@ export function convertPad(ctx: ConvertContext, node: OnnxNode): void {
 
 export function convertConstantOfShape(ctx: ConvertContext, node: OnnxNode): void {
   const dims = dimList(ctx.get(node.inputs[0] ?? '', node));
-  if (!dims?.every(isStatic)) throw new ConversionError('dynamic_shape', `${describeNode(node)}: the shape must be known at conversion time`);
+  if (!dims?.every(isStatic))
+    throw new ConversionError('dynamic_shape', `${describeNode(node)}: the shape must be known at conversion time`);
   const v = node.attributes.get('value');
-  const fill = v?.kind === 'tensor' ? decodeTensor(v.value) : { dtype: 'float32' as const, shape: [1], data: Float32Array.of(0) };
+  const fill =
+    v?.kind === 'tensor' ? decodeTensor(v.value) : { dtype: 'float32' as const, shape: [1], data: Float32Array.of(0) };
   const n = sizeOf(dims);
-  const data = fill.dtype === 'float32' ? new Float32Array(n).fill(fill.data[0] ?? 0) : new Int32Array(n).fill(fill.data[0] ?? 0);
+  const data =
+    fill.dtype === 'float32' ? new Float32Array(n).fill(fill.data[0] ?? 0) : new Int32Array(n).fill(fill.data[0] ?? 0);
   ctx.set(node.outputs[0], { kind: 'const', value: { dtype: fill.dtype, shape: dims, data } });
 }
 
 export function convertWhere(ctx: ConvertContext, node: OnnxNode): void {
   const [cond, a, b] = [0, 1, 2].map((i) => dimList(ctx.get(node.inputs[i] ?? '', node)));
-  if (!cond || !a || !b) throw new ConversionError('unsupported_op', `${describeNode(node)}: Where on run-time tensors is not supported`);
+  if (!cond || !a || !b)
+    throw new ConversionError('unsupported_op', `${describeNode(node)}: Where on run-time tensors is not supported`);
   const n = Math.max(cond.length, a.length, b.length);
   const at = (l: Dim[], i: number) => (l.length === 1 ? (l[0] as Dim) : (l[i] as Dim));
   const out = Array.from({ length: n }, (_, i) => (at(cond, i) ? at(a, i) : at(b, i)));
@@ -379,7 +519,9 @@ export function convertExpand(ctx: ConvertContext, node: OnnxNode): void {
   }
   const x = ctx.tensor(v, `${node.name}/data`);
   const shapeRef = ctx.tensor(dimsValue(out, [out.length]), `${node.name}/shape`).ref;
-  const ref = ctx.builder.addNode(node.name, 'BroadcastTo', [ctx.inLayout(x, 'plain'), shapeRef], { T: attr.dtype(x.dtype), Tidx: attr.dtype('int32') }).name;
+  const ref = ctx.builder.addNode(node.name, 'BroadcastTo', [ctx.inLayout(x, 'plain'), shapeRef], {
+    T: attr.dtype(x.dtype),
+    Tidx: attr.dtype('int32'),
+  }).name;
   ctx.set(node.outputs[0], { kind: 'tensor', ref, shape: out, layout: 'plain', dtype: x.dtype });
 }
-
