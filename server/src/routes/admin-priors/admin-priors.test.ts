@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { encodeOnnxModel, loadConvertedModel, withGraphOutput } from '@coopt/shared/converter';
+import { encodeOnnxModel, type GraphModelJson, loadConvertedModel, withGraphOutput } from '@coopt/shared/converter';
 import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importKnownSource } from '../../datasets/import-request.ts';
@@ -77,8 +77,8 @@ describe.each(databaseKinds())('prior registration API on %s', (kind) => {
     const list = (await (await t.app.request('/api/priors')).json()) as { priors: { name: string }[] };
     expect(list.priors.map((p) => p.name)).toEqual(['fire']);
 
-    const modelJson = await (await t.app.request(prior.modelUrl)).json();
-    expect(modelJson.weightsManifest[0].paths).toEqual(['weights.bin']);
+    const modelJson = (await (await t.app.request(prior.modelUrl)).json()) as GraphModelJson;
+    expect(modelJson.weightsManifest[0]?.paths).toEqual(['weights.bin']);
     const weights = new Uint8Array(await (await t.app.request(`/api/priors/${prior.id}/weights.bin`)).arrayBuffer());
     await initTfjs();
     const model = await loadConvertedModel({ modelJson, weightData: weights });
