@@ -12,12 +12,14 @@ export interface Figure {
 
 export interface BenchReport {
   bench: string;
+  /** When the figures were measured (set by emit). */
+  date?: string;
   notes?: string[];
   figures: Figure[];
 }
 
 export function emit(report: BenchReport): void {
-  console.log(JSON.stringify(report));
+  console.log(JSON.stringify({ ...report, date: new Date().toISOString() }));
 }
 
 /**

@@ -21,9 +21,9 @@ try {
   const out = fs.createWriteStream(src);
   for (let i = 0; i < SIZE / chunk.length; i++) {
     chunk[0] = i & 0xff; // distinct content per run of the loop, so the blob is not trivially deduplicated
-    if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
+    if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
   }
-  await new Promise((r) => out.end(r));
+  await new Promise<void>((r) => out.end(() => r()));
 
   const store = new LocalBlobStore(path.join(dir, 'blobs'));
   let copyN = 0;

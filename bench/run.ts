@@ -35,6 +35,16 @@ for (const file of files) {
   fs.writeFileSync(path.join(resultsDir, `${report.bench}.json`), `${JSON.stringify(report, null, 2)}\n`);
 }
 
+// latest.md lists every recorded result, so running one benchmark keeps the others' figures.
+for (const file of fs
+  .readdirSync(resultsDir)
+  .filter((f) => f.endsWith('.json'))
+  .sort()) {
+  const report = JSON.parse(fs.readFileSync(path.join(resultsDir, file), 'utf8')) as BenchReport;
+  if (!reports.some((r) => r.bench === report.bench)) reports.push(report);
+}
+reports.sort((a, b) => a.bench.localeCompare(b.bench));
+
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 const commit = (() => {
   try {
@@ -62,7 +72,10 @@ const lines = [
     ),
   ),
   '',
-  ...reports.flatMap((r) => (r.notes ?? []).map((n) => `- ${r.bench}: ${n}`)),
+  ...reports.flatMap((r) => [
+    `- ${r.bench}: measured ${r.date ?? 'at an unknown date'}`,
+    ...(r.notes ?? []).map((n) => `- ${r.bench}: ${n}`),
+  ]),
   ...failures.map((f) => `- FAILED: ${f}`),
   '',
 ];
