@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine with Node 20 lacks, then the project's packages.
-#   --browser   also install Debian's Chromium (the e2e tests drive it)
+#   --browser       also install Debian's Chromium (the e2e tests drive it)
+#   --conformance   also install Debian's PyTorch, where apt has it, and export the torchvision
+#                   conformance models the converter tests run on (zoo/conformance/, not committed)
 # Everything comes from the npm registry and Debian's apt; nothing downloads a browser or a binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,10 +14,36 @@ if ! command -v pnpm >/dev/null 2>&1; then
   sudo_if_needed npm install -g pnpm
 fi
 
-if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
+browser=false
+conformance=false
+for arg in "$@"; do
+  case "$arg" in
+    --browser) browser=true ;;
+    --conformance) conformance=true ;;
+    *) echo "bootstrap: unknown option $arg" >&2; exit 64 ;;
+  esac
+done
+
+apt_updated=false
+apt_install() {
+  if [ "$apt_updated" = false ]; then sudo_if_needed apt-get update; apt_updated=true; fi
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"
+}
+
+if [ "$browser" = true ] && [ ! -x /usr/bin/chromium ]; then
   echo "bootstrap: installing Debian's chromium"
-  sudo_if_needed apt-get update
-  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+  apt_install chromium
+fi
+
+if [ "$conformance" = true ]; then
+  if /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null || apt_install python3-torch python3-torchvision; then
+    if [ ! -f zoo/conformance/vit_small.onnx ]; then
+      echo "bootstrap: exporting the torchvision conformance models"
+      /usr/bin/python3 zoo/train_zoo.py --conformance-only
+    fi
+  else
+    echo "bootstrap: PyTorch is not installable here; the converter tests run without the conformance models"
+  fi
 fi
 
 # onnxruntime-node's post-install would fetch CUDA binaries; its CPU binaries ship in the package.
