@@ -47,6 +47,10 @@ describe('every page loads in real Chromium against the real server', () => {
     expect(first).toContain('fashion-mnist-test');
     expect(first).toContain('10,000');
     expect(first).toContain('10 classes');
+    // The zoo priors were converted and checked against onnxruntime when the server started.
+    await admin.priorRows().first().waitFor();
+    expect(await admin.priorRows().count()).toBeGreaterThanOrEqual(5);
+    expect(await admin.priorRows().first().innerText()).toMatch(/max error \d\.\de-\d+ on 8 images/);
     await screenshot(page, 'admin');
     // The wrong token's 403 is the only console error the page may show.
     expect(errors.filter((e) => !e.includes('403'))).toEqual([]);

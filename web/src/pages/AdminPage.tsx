@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { adminApi, unwrap } from '../api-client.ts';
 import { DatasetTable } from '../components/DatasetTable.tsx';
+import { PriorTable } from '../components/PriorTable.tsx';
 import { useAsync } from '../use-async.ts';
 
 const TOKEN_KEY = 'coopt.adminToken';
@@ -14,11 +15,12 @@ export function AdminPage() {
   const client = adminApi(token);
   const data = useAsync(async () => {
     if (!token) return null;
-    const [datasets, sources] = await Promise.all([
+    const [datasets, sources, priors] = await Promise.all([
       client.api.admin.datasets.$get().then(unwrap),
       client.api.admin.datasets.sources.$get().then(unwrap),
+      client.api.admin.priors.$get().then(unwrap),
     ]);
-    return { datasets: datasets.datasets, sources: sources.sources };
+    return { datasets: datasets.datasets, sources: sources.sources, priors: priors.priors };
   }, [token]);
 
   const signIn = (t: string) => {
@@ -102,6 +104,14 @@ export function AdminPage() {
             </li>
           ))}
         </ul>
+      </section>
+      <section className="card">
+        <h2>Prior models</h2>
+        {data.data && <PriorTable priors={data.data.priors} />}
+        <p className="muted">
+          Add one with <code>pnpm coopt prior add --name NAME --onnx FILE</code>; it is converted to TF.js and checked
+          against onnxruntime on dataset images first.
+        </p>
       </section>
       <section className="card">
         <h2>Campaigns</h2>
