@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { convertOnnxToTfjs, WEIGHTS_FILE } from '@coopt/shared/converter';
 import ort from 'onnxruntime-node';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../e2e/fixtures/browser.ts';
 import { emit, type Figure } from './bench-report.ts';
 import { startBenchServer } from './bench-server.ts';
 
@@ -55,18 +55,7 @@ async function benchOrtNode(bytes: Uint8Array, batch: number, shape: number[], t
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coopt-bench-models-'));
 const server = await startBenchServer(dir);
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--enable-unsafe-webgpu',
-    '--no-sandbox',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-  ],
-});
+const browser = await launchChromium();
 const figures: Figure[] = [];
 const notes: string[] = [];
 

@@ -27,6 +27,20 @@ export async function createTestApp(kind: DatabaseKind, envOverrides: Record<str
     app,
     deps,
     admin,
+    /** Uploads bytes as an admin and returns the blob key. */
+    async upload(bytes: Uint8Array): Promise<string> {
+      const res = await app.request('/api/admin/blobs', { method: 'POST', body: bytes, headers: admin });
+      if (res.status !== 201) throw new Error(`upload failed with ${res.status}: ${await res.text()}`);
+      return ((await res.json()) as { key: string }).key;
+    },
+    /** POSTs a JSON body as an admin. */
+    postJson(path: string, body: unknown) {
+      return app.request(path, {
+        method: 'POST',
+        headers: { ...admin, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    },
     close: async () => {
       await database.close();
       fs.rmSync(blobDir, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 import { ConversionError, describeNode } from './conversion-error.ts';
 import type { OnnxAttribute, OnnxNode } from './onnx-model.ts';
-import { type Dim, isStatic, mulDims, show, toTfShape } from './symbolic-dim.ts';
+import { type Dim, isStatic, toTfShape } from './symbolic-dim.ts';
 import { type ConstTensor, sizeOf, transposeConst } from './tensor-data.ts';
 import { attr, type TfGraphBuilder, type TfNode } from './tf-graph-builder.ts';
 
@@ -214,26 +214,4 @@ export const NHWC_AXIS = [0, 3, 1, 2];
 
 export function physicalAxis(t: TensorValue, axis: number): number {
   return t.layout === 'nhwc' && t.shape.length === 4 ? (NHWC_AXIS[axis] as number) : axis;
-}
-
-export function broadcastDims(a: Dim[], b: Dim[], node: OnnxNode): Dim[] {
-  const rank = Math.max(a.length, b.length);
-  const out: Dim[] = [];
-  for (let i = 0; i < rank; i++) {
-    const x = a[a.length - rank + i] ?? 1;
-    const y = b[b.length - rank + i] ?? 1;
-    if (x === 1) out.push(y);
-    else if (y === 1) out.push(x);
-    else if (show(x) === show(y)) out.push(x);
-    else
-      throw new ConversionError(
-        'malformed',
-        `${describeNode(node)}: shapes do not broadcast (${show(x)} vs ${show(y)})`,
-      );
-  }
-  return out;
-}
-
-export function staticProduct(dims: Dim[], node: OnnxNode): Dim {
-  return dims.reduce<Dim>((acc, d) => mulDims(acc, d, describeNode(node)), 1);
 }

@@ -57,3 +57,18 @@ export function toTfShape(dims: Dim[], where: string): number[] {
     );
   return dims.map((d) => (isStatic(d) ? d : -1));
 }
+
+/** NumPy broadcasting of two shapes whose sizes may be batch multiples. */
+export function broadcastDims(a: Dim[], b: Dim[], where: string): Dim[] {
+  const rank = Math.max(a.length, b.length);
+  const out: Dim[] = [];
+  for (let i = 0; i < rank; i++) {
+    const x = a[a.length - rank + i] ?? 1;
+    const y = b[b.length - rank + i] ?? 1;
+    if (x === 1) out.push(y);
+    else if (y === 1 || dimsEqual(x, y)) out.push(x);
+    else
+      throw new ConversionError('malformed', `${where}: shapes ${showShape(a)} and ${showShape(b)} do not broadcast`);
+  }
+  return out;
+}

@@ -1,5 +1,6 @@
 import { ConversionError } from './conversion-error.ts';
 import { OnnxDataType, type OnnxTensor } from './onnx-model.ts';
+import { broadcastDims } from './symbolic-dim.ts';
 
 export type ConstDtype = 'float32' | 'int32' | 'bool';
 
@@ -104,20 +105,6 @@ export function transposeConst(t: ConstTensor, perm: number[]): ConstTensor {
   return { dtype: t.dtype, shape: outShape, data: out };
 }
 
-/** NumPy broadcasting of two static shapes. */
-export function broadcastShapes(a: number[], b: number[], where: string): number[] {
-  const rank = Math.max(a.length, b.length);
-  const out: number[] = [];
-  for (let i = 0; i < rank; i++) {
-    const x = a[a.length - rank + i] ?? 1;
-    const y = b[b.length - rank + i] ?? 1;
-    if (x !== y && x !== 1 && y !== 1)
-      throw new ConversionError('malformed', `${where}: shapes [${a}] and [${b}] do not broadcast`);
-    out.push(x === 1 ? y : x);
-  }
-  return out;
-}
-
 /** Elementwise op on two constants with broadcasting. */
 export function mapConst(
   a: ConstTensor,
@@ -126,7 +113,7 @@ export function mapConst(
   f: (x: number, y: number) => number,
   where: string,
 ): ConstTensor {
-  const shape = broadcastShapes(a.shape, b.shape, where);
+  const shape = broadcastDims(a.shape, b.shape, where) as number[];
   const n = sizeOf(shape);
   const data = dtype === 'float32' ? new Float32Array(n) : new Int32Array(n);
   const os = stridesOf(shape);

@@ -7,16 +7,8 @@ type ErrorJson = { error: { code: string; message: string } };
 
 describe.each(databaseKinds())('admin dataset import API on %s', (kind) => {
   let t: Awaited<ReturnType<typeof createTestApp>>;
-  const json = (body: unknown) => ({
-    method: 'POST',
-    headers: { ...t.admin, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const upload = async (bytes: Uint8Array) => {
-    const res = await t.app.request('/api/admin/blobs', { method: 'POST', body: bytes, headers: t.admin });
-    expect(res.status).toBe(201);
-    return ((await res.json()) as { key: string }).key;
-  };
+  const importRequest = (body: unknown) => t.postJson('/api/admin/datasets', body);
+  const upload = (bytes: Uint8Array) => t.upload(bytes);
 
   beforeAll(async () => {
     t = await createTestApp(kind, { COOPT_MAX_BODY_BYTES: '4096', COOPT_MAX_UPLOAD_BYTES: '200000' });
@@ -35,17 +27,19 @@ describe.each(databaseKinds())('admin dataset import API on %s', (kind) => {
   });
 
   it('imports gzipped IDX, CIFAR batches and a tar of images from uploads', async () => {
-    const idx = await t.app.request(
-      '/api/admin/datasets',
-      json({ format: 'idx', name: 'up-idx', images: { blob: await upload(gzip(idxImages(5, 2, 2))) } }),
-    );
+    const idx = await importRequest({
+      format: 'idx',
+      name: 'up-idx',
+      images: { blob: await upload(gzip(idxImages(5, 2, 2))) },
+    });
     expect(idx.status).toBe(201);
     expect(await idx.json()).toMatchObject({ count: 5, height: 2, width: 2, channels: 1, format: 'idx' });
 
-    const cifar = await t.app.request(
-      '/api/admin/datasets',
-      json({ format: 'cifar', name: 'up-cifar', batches: [{ blob: await upload(cifar10Batch([1, 2, 3]).file) }] }),
-    );
+    const cifar = await importRequest({
+      format: 'cifar',
+      name: 'up-cifar',
+      batches: [{ blob: await upload(cifar10Batch([1, 2, 3]).file) }],
+    });
     expect(cifar.status).toBe(201);
     expect(await cifar.json()).toMatchObject({ count: 3, height: 32, width: 32, channels: 3 });
 
@@ -54,14 +48,11 @@ describe.each(databaseKinds())('admin dataset import API on %s', (kind) => {
       { name: 'shoes/a.png', data: pngImage(6, 6, false, 1).file },
       { name: 'bags/b.png', data: pngImage(6, 6, false, 2).file },
     ]);
-    const images = await t.app.request(
-      '/api/admin/datasets',
-      json({
-        format: 'images',
-        name: 'up-images',
-        archive: { blob: await upload(gzip(tar)), fileName: 'pics.tar.gz' },
-      }),
-    );
+    const images = await importRequest({
+      format: 'images',
+      name: 'up-images',
+      archive: { blob: await upload(gzip(tar)), fileName: 'pics.tar.gz' },
+    });
     expect(images.status).toBe(201);
     expect(await images.json()).toMatchObject({ count: 2, height: 6, width: 6, channels: 3 });
 
@@ -79,37 +70,32 @@ describe.each(databaseKinds())('admin dataset import API on %s', (kind) => {
   it('answers a bad file with 422 naming the file and offset, and keeps what was stored', async () => {
     const bad = idxImages(4, 2, 2);
     bad.writeUInt32BE(0x12345678, 0);
-    const res = await t.app.request(
-      '/api/admin/datasets',
-      json({ format: 'idx', name: 'bad', images: { blob: await upload(bad), fileName: 'train-images.idx' } }),
-    );
+    const res = await importRequest({
+      format: 'idx',
+      name: 'bad',
+      images: { blob: await upload(bad), fileName: 'train-images.idx' },
+    });
     expect(res.status).toBe(422);
     const body = (await res.json()) as ErrorJson;
     expect(body.error.code).toBe('bad_dataset_file');
     expect(body.error.message).toContain('train-images.idx at byte offset 0: wrong magic 0x12345678');
 
-    const mismatch = await t.app.request(
-      '/api/admin/datasets',
-      json({
-        format: 'idx',
-        name: 'mismatch',
-        images: { blob: await upload(idxImages(4, 2, 2)) },
-        labels: { blob: await upload(idxLabels([1, 2])), fileName: 'labels.idx' },
-      }),
-    );
+    const mismatch = await importRequest({
+      format: 'idx',
+      name: 'mismatch',
+      images: { blob: await upload(idxImages(4, 2, 2)) },
+      labels: { blob: await upload(idxLabels([1, 2])), fileName: 'labels.idx' },
+    });
     expect(mismatch.status).toBe(422);
     expect(((await mismatch.json()) as ErrorJson).error.message).toContain(
       'labels.idx at byte offset 4: holds 2 labels',
     );
 
-    const escaping = await t.app.request(
-      '/api/admin/datasets',
-      json({
-        format: 'images',
-        name: 'escape',
-        archive: { blob: await upload(tarArchive([{ name: '../../x.png', data: pngImage(2, 2, false).file }])) },
-      }),
-    );
+    const escaping = await importRequest({
+      format: 'images',
+      name: 'escape',
+      archive: { blob: await upload(tarArchive([{ name: '../../x.png', data: pngImage(2, 2, false).file }])) },
+    });
     expect(escaping.status).toBe(422);
     expect(((await escaping.json()) as ErrorJson).error.message).toContain('escapes the target directory');
 
@@ -119,32 +105,20 @@ describe.each(databaseKinds())('admin dataset import API on %s', (kind) => {
 
   it('answers 409 for a taken name, 404 for an unknown blob or source', async () => {
     const key = await upload(idxImages(3, 2, 2));
-    const taken = await t.app.request(
-      '/api/admin/datasets',
-      json({ format: 'idx', name: 'up-idx', images: { blob: key } }),
-    );
+    const taken = await importRequest({ format: 'idx', name: 'up-idx', images: { blob: key } });
     expect(taken.status).toBe(409);
     expect(((await taken.json()) as ErrorJson).error.message).toContain('"up-idx" already exists');
-    const missing = await t.app.request(
-      '/api/admin/datasets',
-      json({ format: 'idx', name: 'n', images: { blob: 'e'.repeat(64) } }),
-    );
+    const missing = await importRequest({ format: 'idx', name: 'n', images: { blob: 'e'.repeat(64) } });
     expect(missing.status).toBe(404);
-    const source = await t.app.request('/api/admin/datasets', json({ format: 'source', source: 'imagenet' }));
+    const source = await importRequest({ format: 'source', source: 'imagenet' });
     expect(source.status).toBe(404);
   });
 
   it('validates the request body: hostile names, bad keys, malformed JSON, huge bodies', async () => {
-    const hostile = await t.app.request(
-      '/api/admin/datasets',
-      json({ format: 'idx', name: '../../etc', images: { blob: 'a'.repeat(64) } }),
-    );
+    const hostile = await importRequest({ format: 'idx', name: '../../etc', images: { blob: 'a'.repeat(64) } });
     expect(hostile.status).toBe(400);
     expect(((await hostile.json()) as ErrorJson).error.message).toContain('json.name');
-    const badKey = await t.app.request(
-      '/api/admin/datasets',
-      json({ format: 'idx', name: 'k', images: { blob: '../x' } }),
-    );
+    const badKey = await importRequest({ format: 'idx', name: 'k', images: { blob: '../x' } });
     expect(badKey.status).toBe(400);
     expect(((await badKey.json()) as ErrorJson).error.message).toContain('json.images.blob');
     const malformed = await t.app.request('/api/admin/datasets', {
@@ -154,7 +128,7 @@ describe.each(databaseKinds())('admin dataset import API on %s', (kind) => {
     });
     expect(malformed.status).toBe(400);
     expect(((await malformed.json()) as ErrorJson).error.message).toMatch(/malformed json/i);
-    const huge = await t.app.request('/api/admin/datasets', json({ format: 'idx', name: 'x'.repeat(10_000) }));
+    const huge = await importRequest({ format: 'idx', name: 'x'.repeat(10_000) });
     expect(huge.status).toBe(413);
     expect(((await huge.json()) as ErrorJson).error.code).toBe('payload_too_large');
   });

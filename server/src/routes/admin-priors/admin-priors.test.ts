@@ -36,17 +36,8 @@ function unsupportedOpModel() {
 
 describe.each(databaseKinds())('prior registration API on %s', (kind) => {
   let t: Awaited<ReturnType<typeof createTestApp>>;
-  const post = (body: unknown) =>
-    t.app.request('/api/admin/priors', {
-      method: 'POST',
-      headers: { ...t.admin, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-  const upload = async (bytes: Uint8Array) => {
-    const res = await t.app.request('/api/admin/blobs', { method: 'POST', body: bytes, headers: t.admin });
-    expect(res.status).toBe(201);
-    return ((await res.json()) as { key: string }).key;
-  };
+  const post = (body: unknown) => t.postJson('/api/admin/priors', body);
+  const upload = (bytes: Uint8Array) => t.upload(bytes);
 
   beforeAll(async () => {
     t = await createTestApp(kind, { COOPT_MAX_MODEL_BYTES: '200000' });

@@ -1,14 +1,7 @@
 import { ConversionError, describeNode } from '../conversion-error.ts';
-import {
-  attrFloat,
-  attrInt,
-  broadcastDims,
-  type ConvertContext,
-  type TensorValue,
-  type Value,
-} from '../convert-context.ts';
+import { attrFloat, attrInt, type ConvertContext, type TensorValue, type Value } from '../convert-context.ts';
 import type { OnnxNode } from '../onnx-model.ts';
-import { addDims, type Dim, divDims, isStatic, mulDims } from '../symbolic-dim.ts';
+import { addDims, broadcastDims, type Dim, divDims, isStatic, mulDims } from '../symbolic-dim.ts';
 import { type ConstTensor, mapConst, sizeOf } from '../tensor-data.ts';
 import { attr } from '../tf-graph-builder.ts';
 
@@ -116,29 +109,19 @@ export function convertBinary(ctx: ConvertContext, node: OnnxNode): void {
   ctx.set(node.outputs[0], emitBinary(ctx, node, op, a, b));
 }
 
-/** An Add of a per-channel constant right after a MatMul becomes that MatMul's bias. */
+/** An Add of a per-feature constant right after a MatMul (its only consumer) becomes that MatMul's bias. */
 function tryFuseBias(ctx: ConvertContext, node: OnnxNode, a: Value, b: Value): boolean {
   if (node.opType !== 'Add') return false;
-  const [t, c, tName] =
-    a.kind === 'tensor' && b.kind === 'const'
-      ? [a, b, node.inputs[0]]
-      : b.kind === 'tensor' && a.kind === 'const'
-        ? [b, a, node.inputs[1]]
-        : [null, null, null];
-  if (!t || !c || !tName) return false;
+  const tensorFirst = a.kind === 'tensor';
+  const t = tensorFirst ? a : b;
+  const c = tensorFirst ? b : a;
+  if (t.kind !== 'tensor' || c.kind !== 'const') return false;
   const fused = ctx.fusable.get(t.ref);
-  const n = t.shape[t.shape.length - 1];
-  if (
-    !fused ||
-    fused.activated ||
-    ctx.uses(tName) !== 1 ||
-    sizeOf(c.value.shape) !== n ||
-    c.value.shape.length > t.shape.length
-  )
+  if (fused?.kind !== 'matmul' || fused.activated || ctx.uses(node.inputs[tensorFirst ? 0 : 1] ?? '') !== 1)
     return false;
-  if (c.value.shape.slice(0, -1).some((d) => d !== 1) || (fused.kind !== 'matmul' && t.layout !== 'nhwc')) return false;
-  if (fused.kind !== 'matmul') return false;
   const bias = ctx.builder.consts.get(fused.biasConst) as ConstTensor;
+  const perFeature = c.value.shape.slice(0, -1).every((d) => d === 1) && sizeOf(c.value.shape) === bias.data.length;
+  if (!perFeature || c.value.shape.length > t.shape.length) return false;
   for (let i = 0; i < bias.data.length; i++) bias.data[i] = (bias.data[i] as number) + (c.value.data[i] as number);
   ctx.set(node.outputs[0], t);
   return true;
@@ -148,7 +131,7 @@ function emitBinary(ctx: ConvertContext, node: OnnxNode, op: string, a: Value, b
   const ta = a.kind === 'tensor' ? a : null;
   const tb = b.kind === 'tensor' ? b : null;
   const anchor = (ta?.layout === 'nhwc' ? ta : tb?.layout === 'nhwc' ? tb : (ta ?? tb)) as TensorValue;
-  const shape = broadcastDims(valueShape(a), valueShape(b), node);
+  const shape = broadcastDims(valueShape(a), valueShape(b), describeNode(node));
   const layout = anchor.layout === 'nhwc' && shape.length === 4 ? 'nhwc' : 'plain';
   const operand = (v: Value, i: number): string => {
     if (v.kind === 'const') {

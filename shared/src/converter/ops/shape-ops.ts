@@ -38,6 +38,16 @@ function axesOf(ctx: ConvertContext, node: OnnxNode, inputIndex: number): number
   return null;
 }
 
+/** The node's `axis` attribute on a tensor, which must not be the (dynamic) batch axis. */
+function staticAxis(node: OnnxNode, x: TensorValue, doing: string): { axis: number; size: number } {
+  const axis = axisOf(attrInt(node, 'axis', 0), x.shape.length, node);
+  const size = x.shape[axis] as Dim;
+  if (!isStatic(size)) {
+    throw new ConversionError('dynamic_shape', `${describeNode(node)}: ${doing} along the batch axis is not supported`);
+  }
+  return { axis, size };
+}
+
 export function convertConstant(ctx: ConvertContext, node: OnnxNode): void {
   const a =
     node.attributes.get('value') ??
@@ -78,13 +88,7 @@ export function convertGather(ctx: ConvertContext, node: OnnxNode): void {
     return;
   }
   const x = ctx.tensor(data, `${node.name}/data`);
-  const axis = axisOf(attrInt(node, 'axis', 0), x.shape.length, node);
-  const size = x.shape[axis] as Dim;
-  if (!isStatic(size))
-    throw new ConversionError(
-      'dynamic_shape',
-      `${describeNode(node)}: gathering along the batch axis is not supported`,
-    );
+  const { axis, size } = staticAxis(node, x, 'gathering');
   const idx = ctx.builder.addConst(`${node.name}/indices`, {
     ...indices,
     data: indices.data.map((i) => (i < 0 ? i + size : i)) as Int32Array,
@@ -392,13 +396,7 @@ export function convertSlice(ctx: ConvertContext, node: OnnxNode): void {
 
 export function convertSplit(ctx: ConvertContext, node: OnnxNode): void {
   const x = ctx.tensor(ctx.get(node.inputs[0] ?? '', node), node.name);
-  const axis = axisOf(attrInt(node, 'axis', 0), x.shape.length, node);
-  const dim = x.shape[axis] as Dim;
-  if (!isStatic(dim))
-    throw new ConversionError(
-      'dynamic_shape',
-      `${describeNode(node)}: splitting along the batch axis is not supported`,
-    );
+  const { axis, size: dim } = staticAxis(node, x, 'splitting');
   const n = node.outputs.length;
   const given =
     attrInts(node, 'split') ??
