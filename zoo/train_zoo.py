@@ -460,20 +460,23 @@ OP_COVERAGE = [
 def make_op_tests():
     out_dir = os.path.join(HERE, "op-tests")
     os.makedirs(out_dir, exist_ok=True)
-    for seed, kind in enumerate(OP_COVERAGE):
-        model = OpCoverage(kind)
-        randomize(model, 100 + seed)
-        model.eval()
-        torch.onnx.export(
-            model,
-            torch.zeros(1, 3, 16, 16),
-            os.path.join(out_dir, f"{kind}.onnx"),
-            opset_version=OPSET,
-            input_names=["input"],
-            output_names=["output"],
-            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
-        )
-        print(f"op test {kind}", flush=True)
+    # The newest and the oldest opset the converter supports: inputs moved from attributes over time.
+    for opset in (OPSET, 11):
+        for seed, kind in enumerate(OP_COVERAGE):
+            model = OpCoverage(kind)
+            randomize(model, 100 + seed)
+            model.eval()
+            suffix = "" if opset == OPSET else f"-opset{opset}"
+            torch.onnx.export(
+                model,
+                torch.zeros(1, 3, 16, 16),
+                os.path.join(out_dir, f"{kind}{suffix}.onnx"),
+                opset_version=opset,
+                input_names=["input"],
+                output_names=["output"],
+                dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+            )
+            print(f"op test {kind}{suffix}", flush=True)
 
 
 if __name__ == "__main__":
