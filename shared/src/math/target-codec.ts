@@ -1,0 +1,156 @@
+/**
+ * The binary format of uploaded targets (CoOpt step 6), little-endian:
+ *
+ *   0   "COPT"            magic
+ *   4   u16 version       1
+ *   6   u8  dtype         1 = float32, 2 = float16
+ *   7   u8  reserved      0
+ *   8   u32 count         rows (samples)
+ *   12  u32 dim           target dimension n
+ *   16  u32[count]        sample ids
+ *   ..  dtype[count*dim]  targets, row-major
+ *   ..  u32 crc32         of every byte before it
+ */
+export const TARGET_CODEC_VERSION = 1;
+export const TARGET_HEADER_BYTES = 16;
+
+export type TargetDtype = 'float32' | 'float16';
+
+export interface TargetBatch {
+  ids: Uint32Array;
+  dim: number;
+  /** Always float32 in memory; float16 is only an encoding. */
+  values: Float32Array;
+}
+
+export class TargetCodecError extends Error {}
+
+const MAGIC = [0x43, 0x4f, 0x50, 0x54];
+
+export function encodedTargetBytes(count: number, dim: number, dtype: TargetDtype): number {
+  return TARGET_HEADER_BYTES + 4 * count + count * dim * (dtype === 'float32' ? 4 : 2) + 4;
+}
+
+export function encodeTargets(batch: TargetBatch, dtype: TargetDtype = 'float32'): Uint8Array {
+  const count = batch.ids.length;
+  if (batch.values.length !== count * batch.dim) {
+    throw new TargetCodecError(`${batch.values.length} values do not fill ${count} rows of ${batch.dim}`);
+  }
+  const out = new Uint8Array(encodedTargetBytes(count, batch.dim, dtype));
+  const view = new DataView(out.buffer);
+  out.set(MAGIC, 0);
+  view.setUint16(4, TARGET_CODEC_VERSION, true);
+  view.setUint8(6, dtype === 'float32' ? 1 : 2);
+  view.setUint32(8, count, true);
+  view.setUint32(12, batch.dim, true);
+  let o = TARGET_HEADER_BYTES;
+  for (const id of batch.ids) {
+    view.setUint32(o, id, true);
+    o += 4;
+  }
+  for (const v of batch.values) {
+    if (dtype === 'float32') {
+      view.setFloat32(o, v, true);
+      o += 4;
+    } else {
+      view.setUint16(o, floatToHalf(v), true);
+      o += 2;
+    }
+  }
+  view.setUint32(o, crc32(out.subarray(0, o)), true);
+  return out;
+}
+
+/** Decodes and checks a target upload; every malformation is a TargetCodecError that says what is wrong. */
+export function decodeTargets(bytes: Uint8Array): TargetBatch & { dtype: TargetDtype } {
+  if (bytes.length < TARGET_HEADER_BYTES + 4)
+    throw new TargetCodecError(`${bytes.length} bytes is shorter than a target header`);
+  if (MAGIC.some((m, i) => bytes[i] !== m)) throw new TargetCodecError('not a CoOpt target file (bad magic)');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint16(4, true);
+  if (version !== TARGET_CODEC_VERSION) throw new TargetCodecError(`target format version ${version} is not supported`);
+  const code = view.getUint8(6);
+  if (code !== 1 && code !== 2) throw new TargetCodecError(`unknown target dtype code ${code}`);
+  const dtype: TargetDtype = code === 1 ? 'float32' : 'float16';
+  const count = view.getUint32(8, true);
+  const dim = view.getUint32(12, true);
+  const expected = encodedTargetBytes(count, dim, dtype);
+  if (bytes.length !== expected) {
+    throw new TargetCodecError(
+      `header says ${count} rows of ${dim} ${dtype} (${expected} bytes) but the upload is ${bytes.length} bytes`,
+    );
+  }
+  const end = expected - 4;
+  if (view.getUint32(end, true) !== crc32(bytes.subarray(0, end)))
+    throw new TargetCodecError('checksum mismatch: the upload is corrupted');
+  const ids = new Uint32Array(count);
+  let o = TARGET_HEADER_BYTES;
+  for (let i = 0; i < count; i++, o += 4) ids[i] = view.getUint32(o, true);
+  const values = new Float32Array(count * dim);
+  for (let i = 0; i < values.length; i++) {
+    if (dtype === 'float32') {
+      values[i] = view.getFloat32(o, true);
+      o += 4;
+    } else {
+      values[i] = halfToFloat(view.getUint16(o, true));
+      o += 2;
+    }
+  }
+  return { ids, dim, values, dtype };
+}
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+/** CRC-32 (IEEE), as zlib computes it. */
+export function crc32(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (const b of bytes) c = (CRC_TABLE[(c ^ b) & 0xff] as number) ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** float32 -> IEEE half, round to nearest even; overflow becomes infinity. */
+export function floatToHalf(v: number): number {
+  f32[0] = v;
+  const x = u32[0] as number;
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  let e = exp - 127 + 15;
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let half = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const mid = 1 << (shift - 1);
+    if (rem > mid || (rem === mid && half & 1)) half++;
+    return sign | half;
+  }
+  let half = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++;
+  e = half >>> 10;
+  return sign | half;
+}
+
+export function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * 2 ** -14 * (frac / 1024);
+  if (exp === 31) return frac ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+  return sign * 2 ** (exp - 15) * (1 + frac / 1024);
+}
