@@ -96,7 +96,10 @@ export function inconsistency64(participants: Matrix[], directions: Matrix /* n 
     const width = Math.max(Math.max(...all) - lo, 1e-12);
     const hists = proj.map((p) => {
       const h = new Array<number>(bins).fill(0);
-      for (const v of p) h[Math.min(bins - 1, Math.max(0, Math.floor(((v - lo) / width) * bins)))]++;
+      for (const v of p) {
+        const bin = Math.min(bins - 1, Math.max(0, Math.floor(((v - lo) / width) * bins)));
+        h[bin] = (h[bin] as number) + 1;
+      }
       return h.map((c) => c / p.length);
     });
     for (let i = 0; i < hists.length; i++) {
