@@ -10,13 +10,13 @@ export function uniformity64(f: Matrix, t = 2): number {
     return row.map((v) => v / norm);
   });
   let sum = 0;
-  u.forEach((ui, i) =>
-    u.forEach((uj, j) => {
-      if (i === j) return;
+  for (const [i, ui] of u.entries()) {
+    for (const [j, uj] of u.entries()) {
+      if (i === j) continue;
       const d = ui.reduce((s, v, k) => s + (v - (uj[k] as number)) ** 2, 0);
       sum += Math.exp(-t * d);
-    }),
-  );
+    }
+  }
   return Math.log(sum / (u.length * (u.length - 1)));
 }
 
@@ -73,12 +73,12 @@ export function r2_64(y: Matrix, pred: Matrix): number {
   const my = mean(y);
   let res = 0;
   let tot = 0;
-  y.forEach((r, i) =>
-    r.forEach((v, j) => {
+  for (const [i, r] of y.entries()) {
+    for (const [j, v] of r.entries()) {
       res += (v - ((pred[i] as number[])[j] as number)) ** 2;
       tot += (v - (my[j] as number)) ** 2;
-    }),
-  );
+    }
+  }
   return 1 - res / tot;
 }
 

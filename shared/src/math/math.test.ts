@@ -69,12 +69,12 @@ describe('ridge alignment (CoOpt step 4)', () => {
     const w = (await fit.weights.array()) as Matrix;
     const b = (await fit.bias.array()) as number[];
     const scale = Math.max(...ref.weights.flat().map(Math.abs));
-    w.forEach((row, i) =>
-      row.forEach((v, j) =>
-        expect(Math.abs(v - ((ref.weights[i] as number[])[j] as number)) / scale).toBeLessThan(1e-3),
-      ),
-    );
-    b.forEach((v, j) => expect(v).toBeCloseTo(ref.bias[j] as number, 3));
+    for (const [i, row] of w.entries()) {
+      for (const [j, v] of row.entries()) {
+        expect(Math.abs(v - ((ref.weights[i] as number[])[j] as number)) / scale).toBeLessThan(1e-3);
+      }
+    }
+    for (const [j, v] of b.entries()) expect(v).toBeCloseTo(ref.bias[j] as number, 3);
     expect(fit.relativeResidual).toBeLessThan(1e-4);
   });
 
@@ -88,7 +88,7 @@ describe('ridge alignment (CoOpt step 4)', () => {
     const held = { f: f.slice(500), y: y.slice(500) };
     const fit = await fitAlignment(toTensor(train.f), toTensor(train.y), { lambda: 1e-6 });
     const b = (await fit.bias.array()) as number[];
-    b.forEach((v, j) => expect(v).toBeCloseTo(offset[j] as number, 1));
+    for (const [j, v] of b.entries()) expect(v).toBeCloseTo(offset[j] as number, 1);
     const r2 = await value(heldOutR2(toTensor(held.f), toTensor(held.y), fit));
     const ref = r2_64(held.y, predict64(held.f, ridge64(train.f, train.y, 1e-6)));
     expect(r2).toBeCloseTo(ref, 4);
