@@ -4,9 +4,11 @@ import type { AppDeps, AppEnv } from './http/app-env.ts';
 import { AppError } from './http/app-error.ts';
 import { handleError, handleNotFound } from './http/error-handler.ts';
 import { mountWebApp } from './http/web-app.ts';
+import { adminCampaignsRoute } from './routes/admin-campaigns/admin-campaigns.route.ts';
 import { adminDatasetsRoute } from './routes/admin-datasets/admin-datasets.route.ts';
 import { adminPriorsRoute } from './routes/admin-priors/admin-priors.route.ts';
 import { blobsRoute } from './routes/blobs/blobs.route.ts';
+import { campaignsRoute } from './routes/campaigns/campaigns.route.ts';
 import { datasetsRoute } from './routes/datasets/datasets.route.ts';
 import { healthRoute } from './routes/health/health.route.ts';
 import { priorsRoute } from './routes/priors/priors.route.ts';
@@ -37,7 +39,9 @@ export function createApp(deps: AppDeps, options: { webDist?: string } = {}) {
     .route('/api/admin/datasets', adminDatasetsRoute)
     .route('/api/admin/blobs', blobsRoute)
     .route('/api/priors', priorsRoute)
-    .route('/api/admin/priors', adminPriorsRoute);
+    .route('/api/admin/priors', adminPriorsRoute)
+    .route('/api/campaigns', campaignsRoute)
+    .route('/api/admin/campaigns', adminCampaignsRoute);
 
   if (options.webDist) mountWebApp(app, options.webDist);
   return api;

@@ -1,3 +1,4 @@
+export * from './campaigns.ts';
 export * from './datasets.ts';
 export * from './error-codes.ts';
 export * from './health.ts';

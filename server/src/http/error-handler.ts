@@ -4,6 +4,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { BlobNotFoundError, BlobRangeError, BlobTooLargeError } from '../blobs/blob-store.ts';
+import { CampaignExistsError } from '../campaigns/create-campaign.ts';
 import { DatasetFileError } from '../datasets/dataset-file-error.ts';
 import { DatasetExistsError } from '../datasets/dataset-importer.ts';
 import { PriorExistsError } from '../priors/register-prior.ts';
@@ -22,7 +23,7 @@ const codeForStatus: Partial<Record<number, ErrorCode>> = {
 function classify(err: unknown): { status: ContentfulStatusCode; code: ErrorCode; message: string } | null {
   if (err instanceof AppError) return { status: err.status, code: err.code, message: err.message };
   if (err instanceof DatasetFileError) return { status: 422, code: ErrorCode.BadDatasetFile, message: err.message };
-  if (err instanceof DatasetExistsError || err instanceof PriorExistsError) {
+  if (err instanceof DatasetExistsError || err instanceof PriorExistsError || err instanceof CampaignExistsError) {
     return { status: 409, code: ErrorCode.Conflict, message: err.message };
   }
   if (err instanceof ConversionError) {

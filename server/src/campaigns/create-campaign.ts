@@ -1,0 +1,124 @@
+import type { CampaignSummary, CreateCampaign, VerificationPolicy } from '@coopt/shared';
+import { asc, count, eq, inArray } from 'drizzle-orm';
+import type { BlobStore } from '../blobs/blob-store.ts';
+import { getDataset } from '../datasets/dataset-views.ts';
+import type { Database } from '../db/database.ts';
+import { campaignModels, campaigns, priorModels, rounds, shards } from '../db/schema.ts';
+import { AppError } from '../http/app-error.ts';
+import { splitCampaign } from './campaign-split.ts';
+
+/** The shared set is stored as the shard with this index. */
+export const SHARED_SET_INDEX = -1;
+
+export class CampaignExistsError extends Error {
+  constructor(readonly campaignName: string) {
+    super(`a campaign named "${campaignName}" already exists`);
+  }
+}
+
+type CampaignRow = typeof campaigns.$inferSelect;
+
+/**
+ * Creates a campaign: checks the dataset and priors, splits the samples by the seed, stores each
+ * shard's sample ids as a blob, and registers campaign, priors, shards and round 1 in one transaction.
+ */
+export async function createCampaign(
+  deps: { database: Database; blobs: BlobStore },
+  req: CreateCampaign,
+): Promise<CampaignSummary> {
+  const { db } = deps.database;
+  const dataset = await getDataset(deps.database, req.datasetId);
+  if (!dataset) throw AppError.notFound(`no dataset with id ${req.datasetId}`);
+  const priorIds = [...new Set(req.priorIds)];
+  const found = await db
+    .select({ id: priorModels.id, status: priorModels.status })
+    .from(priorModels)
+    .where(inArray(priorModels.id, priorIds));
+  const ready = new Set(found.filter((p) => p.status === 'ready').map((p) => p.id));
+  const missing = priorIds.filter((id) => !ready.has(id));
+  if (missing.length > 0) throw AppError.notFound(`no ready prior with id ${missing.join(', ')}`);
+  if (req.sharedSetSize >= dataset.count) {
+    throw AppError.badRequest(
+      `a shared set of ${req.sharedSetSize} leaves nothing of the dataset's ${dataset.count} images to shard`,
+    );
+  }
+  const [taken] = await db.select({ id: campaigns.id }).from(campaigns).where(eq(campaigns.name, req.name)).limit(1);
+  if (taken) throw new CampaignExistsError(req.name);
+
+  const split = splitCampaign(dataset.count, req.sharedSetSize, req.shardSize, req.seed);
+  const idBlob = async (ids: Int32Array) =>
+    (await deps.blobs.put(new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength))).key;
+  const sharedKey = await idBlob(split.shared);
+  const shardKeys: string[] = [];
+  for (const shard of split.shards) shardKeys.push(await idBlob(shard));
+
+  try {
+    const row = await db.transaction(async (tx) => {
+      const [c] = await tx
+        .insert(campaigns)
+        .values({
+          name: req.name,
+          datasetId: dataset.id,
+          shardSize: req.shardSize,
+          sharedSetSize: req.sharedSetSize,
+          targetDim: req.targetDim,
+          seed: req.seed,
+          verificationPolicy: req.verification,
+          status: 'running',
+        })
+        .returning();
+      if (!c) throw new Error('campaign insert returned no row');
+      await tx.insert(campaignModels).values(priorIds.map((modelId) => ({ campaignId: c.id, modelId })));
+      const rows = [
+        { campaignId: c.id, index: SHARED_SET_INDEX, sampleCount: split.shared.length, sampleIdsBlobKey: sharedKey },
+        ...split.shards.map((s, i) => ({
+          campaignId: c.id,
+          index: i,
+          sampleCount: s.length,
+          sampleIdsBlobKey: shardKeys[i] as string,
+        })),
+      ];
+      for (let i = 0; i < rows.length; i += 1000) await tx.insert(shards).values(rows.slice(i, i + 1000));
+      await tx.insert(rounds).values({ campaignId: c.id, number: 1, status: 'scoring' });
+      return c;
+    });
+    return toCampaignSummary(row, priorIds, split.shards.length);
+  } catch (err) {
+    if (String((err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code) === '23505') {
+      throw new CampaignExistsError(req.name);
+    }
+    throw err;
+  }
+}
+
+export function toCampaignSummary(row: CampaignRow, priorIds: number[], shardCount: number): CampaignSummary {
+  return {
+    id: row.id,
+    name: row.name,
+    datasetId: row.datasetId,
+    priorIds,
+    shardSize: row.shardSize,
+    sharedSetSize: row.sharedSetSize,
+    targetDim: row.targetDim,
+    seed: row.seed,
+    shards: shardCount,
+    status: row.status,
+    verification: row.verificationPolicy as VerificationPolicy,
+    createdAt: row.createdAt.toISOString(),
+  };
+}
+
+export async function listCampaigns(database: Database): Promise<CampaignSummary[]> {
+  const { db } = database;
+  const rows = await db.select().from(campaigns).orderBy(asc(campaigns.id));
+  const models = await db.select().from(campaignModels);
+  const counts = await db.select({ campaignId: shards.campaignId, n: count() }).from(shards).groupBy(shards.campaignId);
+  return rows.map((r) =>
+    toCampaignSummary(
+      r,
+      models.filter((m) => m.campaignId === r.id).map((m) => m.modelId),
+      // The shared set is stored as a shard too; it is not one of the work shards.
+      Math.max(0, Number(counts.find((c) => c.campaignId === r.id)?.n ?? 1) - 1),
+    ),
+  );
+}
