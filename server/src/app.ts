@@ -12,9 +12,13 @@ import { campaignsRoute } from './routes/campaigns/campaigns.route.ts';
 import { datasetsRoute } from './routes/datasets/datasets.route.ts';
 import { healthRoute } from './routes/health/health.route.ts';
 import { priorsRoute } from './routes/priors/priors.route.ts';
+import { volunteersRoute } from './routes/volunteers/volunteers.route.ts';
+import { workRoute } from './routes/work/work.route.ts';
 
 /** Routes that stream large bodies into the blob store and enforce their own, larger limit. */
 const STREAMING_UPLOADS = new Set(['/api/admin/blobs']);
+/** Target uploads are bounded per lease (rows x width) by their own route. */
+const SIZED_UPLOADS = /^\/api\/work\/leases\/\d+\/result$/;
 
 export function createApp(deps: AppDeps, options: { webDist?: string } = {}) {
   const app = new Hono<AppEnv>();
@@ -31,7 +35,9 @@ export function createApp(deps: AppDeps, options: { webDist?: string } = {}) {
       throw AppError.payloadTooLarge(deps.env.COOPT_MAX_BODY_BYTES);
     },
   });
-  app.use('/api/*', (c, next) => (STREAMING_UPLOADS.has(c.req.path) ? next() : jsonLimit(c, next)));
+  app.use('/api/*', (c, next) =>
+    STREAMING_UPLOADS.has(c.req.path) || SIZED_UPLOADS.test(c.req.path) ? next() : jsonLimit(c, next),
+  );
 
   const api = app
     .route('/api/health', healthRoute)
@@ -41,7 +47,9 @@ export function createApp(deps: AppDeps, options: { webDist?: string } = {}) {
     .route('/api/priors', priorsRoute)
     .route('/api/admin/priors', adminPriorsRoute)
     .route('/api/campaigns', campaignsRoute)
-    .route('/api/admin/campaigns', adminCampaignsRoute);
+    .route('/api/admin/campaigns', adminCampaignsRoute)
+    .route('/api/volunteers', volunteersRoute)
+    .route('/api/work', workRoute);
 
   if (options.webDist) mountWebApp(app, options.webDist);
   return api;

@@ -25,6 +25,8 @@ const envSchema = z.object({
     .int()
     .positive()
     .default(512 * 1024 ** 2),
+  /** How long a volunteer holds a work item without a heartbeat before it returns to the pool. */
+  COOPT_LEASE_SECONDS: z.coerce.number().positive().max(86_400).default(120),
   COOPT_DEMO: flag.default(true),
   COOPT_WEB_DIST: z.string().min(1).optional(),
   TEST_DATABASE_URL: z.url().optional(),

@@ -11,6 +11,8 @@ export const ErrorCode = {
   UnsupportedMediaType: 'unsupported_media_type',
   BadDatasetFile: 'bad_dataset_file',
   BadModel: 'bad_model',
+  BadTargets: 'bad_targets',
+  LeaseExpired: 'lease_expired',
   Internal: 'internal',
 } as const;
 

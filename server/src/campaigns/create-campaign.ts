@@ -3,7 +3,7 @@ import { asc, count, eq, inArray } from 'drizzle-orm';
 import type { BlobStore } from '../blobs/blob-store.ts';
 import { getDataset } from '../datasets/dataset-views.ts';
 import type { Database } from '../db/database.ts';
-import { campaignModels, campaigns, priorModels, rounds, shards } from '../db/schema.ts';
+import { campaignModels, campaigns, priorModels, rounds, shards, workItems } from '../db/schema.ts';
 import { AppError } from '../http/app-error.ts';
 import { splitCampaign } from './campaign-split.ts';
 
@@ -17,6 +17,11 @@ export class CampaignExistsError extends Error {
 }
 
 type CampaignRow = typeof campaigns.$inferSelect;
+
+/** How many independent results each work item needs before it is done. */
+export function replicasOf(policy: VerificationPolicy): number {
+  return policy.kind === 'replication' ? policy.replicas : 1;
+}
 
 /**
  * Creates a campaign: checks the dataset and priors, splits the samples by the seed, stores each
@@ -78,8 +83,30 @@ export async function createCampaign(
           sampleIdsBlobKey: shardKeys[i] as string,
         })),
       ];
-      for (let i = 0; i < rows.length; i += 1000) await tx.insert(shards).values(rows.slice(i, i + 1000));
-      await tx.insert(rounds).values({ campaignId: c.id, number: 1, status: 'scoring' });
+      const inserted: { id: number; index: number }[] = [];
+      for (let i = 0; i < rows.length; i += 1000) {
+        inserted.push(
+          ...(await tx
+            .insert(shards)
+            .values(rows.slice(i, i + 1000))
+            .returning({ id: shards.id, index: shards.index })),
+        );
+      }
+      const [round] = await tx.insert(rounds).values({ campaignId: c.id, number: 1, status: 'scoring' }).returning();
+      const sharedShard = inserted.find((r) => r.index === SHARED_SET_INDEX);
+      if (!round || !sharedShard) throw new Error('round or shared set missing');
+      // Phase 1: every prior computes its features on the shared set, as many times as the policy asks.
+      await tx
+        .insert(workItems)
+        .values(
+          priorIds.map((modelId) => ({
+            roundId: round.id,
+            phase: 'score' as const,
+            shardId: sharedShard.id,
+            modelId,
+            replicasWanted: replicasOf(req.verification),
+          })),
+        );
       return c;
     });
     return toCampaignSummary(row, priorIds, split.shards.length);

@@ -175,7 +175,9 @@ export const workItems = pgTable(
       .notNull()
       .references(() => priorModels.id),
     replicasWanted: integer('replicas_wanted').notNull().default(1),
+    /** open -> done once enough accepted results are in. */
     status: text('status').notNull().default('open'),
+    createdAt: createdAt(),
   },
   (t) => [index('work_items_round_status').on(t.roundId, t.status)],
 );
@@ -202,6 +204,8 @@ export const leases = pgTable(
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
     heartbeatAt: timestamp('heartbeat_at', { withTimezone: true }).notNull().defaultNow(),
     active: boolean('active').notNull().default(true),
+    /** Why the lease ended: uploaded, expired. */
+    outcome: text('outcome'),
     createdAt: createdAt(),
   },
   (t) => [index('leases_expiry').on(t.active, t.expiresAt)],
@@ -217,8 +221,10 @@ export const results = pgTable(
     volunteerId: uuid('volunteer_id')
       .notNull()
       .references(() => volunteers.id),
+    leaseId: integer('lease_id').references(() => leases.id),
     blobKey: text('blob_key').notNull(),
     checksum: text('checksum').notNull(),
+    rows: integer('rows').notNull().default(0),
     verified: boolean('verified'),
     createdAt: createdAt(),
   },

@@ -12,6 +12,7 @@ export interface AppDeps {
   version: string;
 }
 
-export type AppEnv = { Variables: { deps: AppDeps } };
+/** `volunteer` is set by requireVolunteer on volunteer routes. */
+export type AppEnv = { Variables: { deps: AppDeps; volunteer: { id: string } } };
 
 export const createRouter = () => new Hono<AppEnv>();

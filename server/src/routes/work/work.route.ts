@@ -1,0 +1,61 @@
+import { claimRequestSchema, ErrorCode } from '@coopt/shared';
+import { encodedTargetBytes } from '@coopt/shared/math';
+import { z } from 'zod';
+import { createRouter } from '../../http/app-env.ts';
+import { AppError } from '../../http/app-error.ts';
+import { validate } from '../../http/validate.ts';
+import { requireVolunteer } from '../../http/volunteer-auth.ts';
+import { claimWork, heartbeat } from '../../work/lease-scheduler.ts';
+import { acceptResult } from '../../work/result-upload.ts';
+import { type LeaseContext, leaseContext, toAssignment } from '../../work/work-assignment.ts';
+
+const leaseParam = z.object({ id: z.coerce.number().int().positive() });
+
+/** The lease, if it exists and is this volunteer's: 404 for no such lease, 403 for someone else's. */
+async function ownLease(
+  c: { var: { deps: { database: Parameters<typeof leaseContext>[0] }; volunteer: { id: string } } },
+  id: number,
+): Promise<LeaseContext> {
+  const ctx = await leaseContext(c.var.deps.database, id);
+  if (!ctx) throw AppError.notFound(`no lease with id ${id}`);
+  if (ctx.lease.volunteerId !== c.var.volunteer.id)
+    throw new AppError(403, ErrorCode.Forbidden, 'this lease belongs to another volunteer');
+  return ctx;
+}
+
+export const workRoute = createRouter()
+  .use(requireVolunteer)
+  .post('/claim', validate('json', claimRequestSchema), async (c) => {
+    const seconds = c.var.deps.env.COOPT_LEASE_SECONDS;
+    const grant = await claimWork(c.var.deps.database, c.var.volunteer.id, c.req.valid('json'), seconds);
+    if (!grant) return c.body(null, 204);
+    const ctx = await leaseContext(c.var.deps.database, grant.leaseId);
+    if (!ctx) throw new Error('a granted lease vanished');
+    return c.json(toAssignment(ctx, Math.max(1, Math.floor(seconds / 3))), 200);
+  })
+  .post('/leases/:id/heartbeat', validate('param', leaseParam), async (c) => {
+    const ctx = await ownLease(c, c.req.valid('param').id);
+    const until = await heartbeat(c.var.deps.database, ctx.lease.id, c.var.deps.env.COOPT_LEASE_SECONDS);
+    if (!until)
+      throw new AppError(
+        409,
+        ErrorCode.LeaseExpired,
+        'this lease has expired and its work went back to the pool; claim new work',
+      );
+    return c.json({ expiresAt: until.toISOString() });
+  })
+  .get('/leases/:id/sample-ids', validate('param', leaseParam), async (c) => {
+    const ctx = await ownLease(c, c.req.valid('param').id);
+    const bytes = await c.var.deps.blobs.get(ctx.shard.sampleIdsBlobKey);
+    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/octet-stream' });
+  })
+  .put('/leases/:id/result', validate('param', leaseParam), async (c) => {
+    const ctx = await ownLease(c, c.req.valid('param').id);
+    const limit = Math.max(encodedTargetBytes(ctx.shard.sampleCount, ctx.rowDim, 'float32'), 64);
+    const declared = Number(c.req.header('content-length') ?? Number.NaN);
+    if (Number.isFinite(declared) && declared > limit) throw AppError.payloadTooLarge(limit);
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    if (body.length > limit) throw AppError.payloadTooLarge(limit);
+    const outcome = await acceptResult(c.var.deps, ctx, c.var.volunteer.id, body);
+    return c.json(outcome, outcome.duplicate ? 200 : 201);
+  });

@@ -1,0 +1,157 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { WorkAssignment } from '@coopt/shared';
+import { encodeTargets } from '@coopt/shared/math';
+import { eq, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { importKnownSource } from '../../datasets/import-request.ts';
+import { knownSources } from '../../datasets/known-sources.ts';
+import { leases, volunteers } from '../../db/schema.ts';
+import { zooDir } from '../../priors/prior-zoo.ts';
+import { createTestApp } from '../../test/test-app.ts';
+import { databaseKinds } from '../../test/test-database.ts';
+
+type ErrorJson = { error: { code: string; message: string } };
+
+describe.each(databaseKinds())('volunteer work API on %s', (kind) => {
+  let t: Awaited<ReturnType<typeof createTestApp>>;
+  const tokens: Record<string, string> = {};
+  const as = (who: string) => ({ authorization: `Bearer ${tokens[who]}` });
+  const claim = (who: string) =>
+    t.app.request('/api/work/claim', {
+      method: 'POST',
+      headers: { ...as(who), 'content-type': 'application/json' },
+      body: JSON.stringify({ backends: ['wasm'] }),
+    });
+  const upload = (who: string, leaseId: number, body: Uint8Array) =>
+    t.app.request(`/api/work/leases/${leaseId}/result`, {
+      method: 'PUT',
+      headers: { ...as(who), 'content-type': 'application/octet-stream' },
+      body,
+    });
+  const rows = (ids: Uint32Array, dim: number, fill = (i: number) => Math.sin(i)) =>
+    encodeTargets({ ids, dim, values: Float32Array.from({ length: ids.length * dim }, (_, i) => fill(i)) });
+
+  let a: WorkAssignment;
+  let b: WorkAssignment;
+  let ids: Uint32Array;
+
+  beforeAll(async () => {
+    t = await createTestApp(kind);
+    const source = knownSources.find((s) => s.id === 'fashion-mnist-test');
+    if (!source) throw new Error('no demo data');
+    const datasetId = (await importKnownSource(t.deps, source)).dataset.id;
+    const onnx = fs.readFileSync(path.join(zooDir, 'op-tests', 'tokens-layernorm-head.onnx'));
+    const prior = await t.postJson('/api/admin/priors', { name: 'tokens', onnx: { blob: await t.upload(onnx) } });
+    const priorId = ((await prior.json()) as { id: number }).id;
+    const campaign = await t.postJson('/api/admin/campaigns', {
+      name: 'c',
+      datasetId,
+      priorIds: [priorId],
+      shardSize: 2000,
+      sharedSetSize: 50,
+      targetDim: 8,
+      seed: 1,
+    });
+    expect(campaign.status).toBe(201);
+    for (const who of ['a', 'b', 'c']) {
+      const res = await t.app.request('/api/volunteers', { method: 'POST' });
+      expect(res.status).toBe(201);
+      tokens[who] = ((await res.json()) as { token: string }).token;
+    }
+  });
+  afterAll(() => t.close());
+
+  it('refuses work without a volunteer token (401)', async () => {
+    expect((await t.app.request('/api/work/claim', { method: 'POST', body: '{}' })).status).toBe(401);
+    const wrong = await t.app.request('/api/work/claim', {
+      method: 'POST',
+      headers: { authorization: 'Bearer nope' },
+      body: '{}',
+    });
+    expect(wrong.status).toBe(401);
+  });
+
+  it('hands each score item to as many different volunteers as the policy asks, and no more', async () => {
+    const ra = await claim('a');
+    expect(ra.status).toBe(200);
+    a = (await ra.json()) as WorkAssignment;
+    expect(a).toMatchObject({ phase: 'score', round: 1, sampleCount: 50, rowDim: 5 });
+    expect((await claim('a')).status).toBe(204);
+    const rb = await claim('b');
+    expect(rb.status).toBe(200);
+    b = (await rb.json()) as WorkAssignment;
+    expect(b.leaseId).not.toBe(a.leaseId);
+    expect((await claim('c')).status).toBe(204);
+  });
+
+  it("refuses another volunteer's lease (403) and unknown leases (404)", async () => {
+    const hb = await t.app.request(`/api/work/leases/${a.leaseId}/heartbeat`, { method: 'POST', headers: as('c') });
+    expect(hb.status).toBe(403);
+    expect((await t.app.request(a.sampleIdsUrl, { headers: as('c') })).status).toBe(403);
+    expect((await upload('c', a.leaseId, new Uint8Array(10))).status).toBe(403);
+    expect((await t.app.request('/api/work/leases/9999/heartbeat', { method: 'POST', headers: as('a') })).status).toBe(
+      404,
+    );
+    const own = await t.app.request(`/api/work/leases/${a.leaseId}/heartbeat`, { method: 'POST', headers: as('a') });
+    expect(own.status).toBe(200);
+    expect(new Date(((await own.json()) as { expiresAt: string }).expiresAt).getTime()).toBeGreaterThan(Date.now());
+  });
+
+  it('checks every upload and names what is wrong', async () => {
+    ids = Uint32Array.from(
+      new Int32Array(await (await t.app.request(a.sampleIdsUrl, { headers: as('a') })).arrayBuffer()),
+    );
+    expect(ids.length).toBe(50);
+    const cases: [Uint8Array, number, string][] = [
+      [rows(ids, 4), 422, 'rows have 4 values; this work item needs 5'],
+      [rows(Uint32Array.from([...ids].reverse()), 5), 422, 'row 0 is sample'],
+      [rows(ids, 5, (i) => (i === 7 ? Number.NaN : 1)), 422, 'row 1 (sample'],
+      [new TextEncoder().encode('not targets at all, just some text'), 422, 'bad magic'],
+      [new Uint8Array(10_000), 413, 'larger than the limit'],
+    ];
+    const corrupt = rows(ids, 5);
+    corrupt[40] = (corrupt[40] as number) ^ 1;
+    cases.push([corrupt, 422, 'checksum mismatch']);
+    for (const [body, status, words] of cases) {
+      const res = await upload('a', a.leaseId, body);
+      expect(res.status, words).toBe(status);
+      expect(((await res.json()) as ErrorJson).error.message).toContain(words);
+    }
+  });
+
+  it('stores a good upload once, credits the volunteer, and refuses a different second one', async () => {
+    const good = rows(ids, 5);
+    const first = await upload('a', a.leaseId, good);
+    expect(first.status).toBe(201);
+    const again = await upload('a', a.leaseId, good);
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as { duplicate: boolean }).duplicate).toBe(true);
+    expect(
+      (
+        await upload(
+          'a',
+          a.leaseId,
+          rows(ids, 5, () => 2),
+        )
+      ).status,
+    ).toBe(409);
+    const credits = (await t.deps.database.db.select({ credit: volunteers.credit }).from(volunteers))
+      .map((v) => v.credit)
+      .sort((x, y) => x - y);
+    expect(credits).toEqual([0, 0, 50]);
+  });
+
+  it('returns an expired lease to the pool: the late upload is refused and another volunteer gets the work', async () => {
+    await t.deps.database.db
+      .update(leases)
+      .set({ expiresAt: sql`now() - interval '1 second'` })
+      .where(eq(leases.id, b.leaseId));
+    const late = await upload('b', b.leaseId, rows(ids, 5));
+    expect(late.status).toBe(409);
+    expect(((await late.json()) as ErrorJson).error.code).toBe('lease_expired');
+    const rc = await claim('c');
+    expect(rc.status).toBe(200);
+    expect(((await rc.json()) as WorkAssignment).phase).toBe('score');
+  });
+});

@@ -1,0 +1,27 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { eq, sql } from 'drizzle-orm';
+import type { Database } from '../db/database.ts';
+import { volunteers } from '../db/schema.ts';
+
+const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+
+/** An anonymous volunteer: the token is shown once; only its hash is stored. */
+export async function registerVolunteer(database: Database): Promise<{ volunteerId: string; token: string }> {
+  const token = randomBytes(24).toString('base64url');
+  const [row] = await database.db
+    .insert(volunteers)
+    .values({ tokenHash: hashToken(token), lastSeenAt: sql`now()` })
+    .returning({ id: volunteers.id });
+  if (!row) throw new Error('volunteer insert returned no row');
+  return { volunteerId: row.id, token };
+}
+
+export async function volunteerForToken(database: Database, token: string): Promise<{ id: string } | null> {
+  // The stored value is a hash of 192 random bits, so an equality lookup leaks nothing useful by timing.
+  const [row] = await database.db
+    .select({ id: volunteers.id })
+    .from(volunteers)
+    .where(eq(volunteers.tokenHash, hashToken(token)))
+    .limit(1);
+  return row ?? null;
+}

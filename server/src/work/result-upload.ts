@@ -1,0 +1,98 @@
+import { createHash } from 'node:crypto';
+import { ErrorCode } from '@coopt/shared';
+import { decodeTargets, TargetCodecError } from '@coopt/shared/math';
+import { and, count, eq, sql } from 'drizzle-orm';
+import type { BlobStore } from '../blobs/blob-store.ts';
+import type { Database } from '../db/database.ts';
+import { leases, results, volunteers, workItems } from '../db/schema.ts';
+import { AppError } from '../http/app-error.ts';
+import type { LeaseContext } from './work-assignment.ts';
+
+const bad = (message: string) => new AppError(422, ErrorCode.BadTargets, message);
+
+export interface UploadOutcome {
+  resultId: number;
+  rows: number;
+  /** True when this exact upload had been stored before (a retry). */
+  duplicate: boolean;
+}
+
+/**
+ * Checks and stores one upload for a lease: the codec's own checks (magic, size, checksum), then
+ * the row width, the sample ids (exactly the shard's, in order) and finite values. The same upload
+ * twice is one result; a different one for the same work item is refused.
+ */
+export async function acceptResult(
+  deps: { database: Database; blobs: BlobStore },
+  ctx: LeaseContext,
+  volunteerId: string,
+  body: Uint8Array,
+): Promise<UploadOutcome> {
+  const { db } = deps.database;
+  const checksum = createHash('sha256').update(body).digest('hex');
+  const [previous] = await db
+    .select()
+    .from(results)
+    .where(and(eq(results.workItemId, ctx.item.id), eq(results.volunteerId, volunteerId)))
+    .limit(1);
+  if (previous) {
+    if (previous.checksum === checksum) return { resultId: previous.id, rows: previous.rows, duplicate: true };
+    throw new AppError(409, ErrorCode.Conflict, 'a different result for this work item was already uploaded');
+  }
+  if (!ctx.lease.active || ctx.lease.expiresAt.getTime() < Date.now()) {
+    throw new AppError(
+      409,
+      ErrorCode.LeaseExpired,
+      'this lease has expired and its work went back to the pool; claim new work',
+    );
+  }
+
+  let decoded: ReturnType<typeof decodeTargets>;
+  try {
+    decoded = decodeTargets(body);
+  } catch (err) {
+    if (err instanceof TargetCodecError) throw bad(err.message);
+    throw err;
+  }
+  if (decoded.dim !== ctx.rowDim) throw bad(`rows have ${decoded.dim} values; this work item needs ${ctx.rowDim}`);
+  const expected = new Int32Array(Uint8Array.from(await deps.blobs.get(ctx.shard.sampleIdsBlobKey)).buffer);
+  if (decoded.ids.length !== expected.length)
+    throw bad(`${decoded.ids.length} rows uploaded; the shard has ${expected.length} samples`);
+  for (let i = 0; i < expected.length; i++) {
+    if (decoded.ids[i] !== expected[i])
+      throw bad(`row ${i} is sample ${decoded.ids[i]}; the shard lists sample ${expected[i]} there`);
+  }
+  for (let i = 0; i < decoded.values.length; i++) {
+    if (!Number.isFinite(decoded.values[i])) {
+      throw bad(
+        `row ${Math.floor(i / decoded.dim)} (sample ${decoded.ids[Math.floor(i / decoded.dim)]}) holds ${decoded.values[i]}`,
+      );
+    }
+  }
+
+  const blob = await deps.blobs.put(body);
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .insert(results)
+      .values({
+        workItemId: ctx.item.id,
+        volunteerId,
+        leaseId: ctx.lease.id,
+        blobKey: blob.key,
+        checksum,
+        rows: decoded.ids.length,
+      })
+      .onConflictDoNothing()
+      .returning();
+    if (!row) throw new AppError(409, ErrorCode.Conflict, 'a result for this work item was uploaded at the same time');
+    await tx.update(leases).set({ active: false, outcome: 'uploaded' }).where(eq(leases.id, ctx.lease.id));
+    await tx
+      .update(volunteers)
+      .set({ credit: sql`${volunteers.credit} + ${decoded.ids.length}`, lastSeenAt: sql`now()` })
+      .where(eq(volunteers.id, volunteerId));
+    const [{ n } = { n: 0 }] = await tx.select({ n: count() }).from(results).where(eq(results.workItemId, ctx.item.id));
+    if (Number(n) >= ctx.item.replicasWanted)
+      await tx.update(workItems).set({ status: 'done' }).where(eq(workItems.id, ctx.item.id));
+    return { resultId: row.id, rows: row.rows, duplicate: false };
+  });
+}

@@ -1,0 +1,59 @@
+import type { WorkAssignment } from '@coopt/shared';
+import { eq } from 'drizzle-orm';
+import type { Database } from '../db/database.ts';
+import { campaigns, datasets, leases, priorModels, rounds, shards, workItems } from '../db/schema.ts';
+
+/** Everything about a lease that the volunteer and the upload check need. */
+export async function leaseContext(database: Database, leaseId: number) {
+  const [row] = await database.db
+    .select({
+      lease: leases,
+      item: workItems,
+      round: rounds,
+      shard: shards,
+      prior: priorModels,
+      campaign: campaigns,
+      dataset: datasets,
+    })
+    .from(leases)
+    .innerJoin(workItems, eq(workItems.id, leases.workItemId))
+    .innerJoin(rounds, eq(rounds.id, workItems.roundId))
+    .innerJoin(shards, eq(shards.id, workItems.shardId))
+    .innerJoin(priorModels, eq(priorModels.id, workItems.modelId))
+    .innerJoin(campaigns, eq(campaigns.id, rounds.campaignId))
+    .innerJoin(datasets, eq(datasets.id, campaigns.datasetId))
+    .where(eq(leases.id, leaseId))
+    .limit(1);
+  if (!row) return null;
+  // Scoring uploads the prior's raw features; targeting uploads n-dimensional targets.
+  const rowDim = row.item.phase === 'score' ? (row.prior.featureDim ?? 0) : row.campaign.targetDim;
+  return { ...row, rowDim };
+}
+
+export type LeaseContext = NonNullable<Awaited<ReturnType<typeof leaseContext>>>;
+
+export function toAssignment(ctx: LeaseContext, heartbeatSeconds: number): WorkAssignment {
+  return {
+    leaseId: ctx.lease.id,
+    expiresAt: ctx.lease.expiresAt.toISOString(),
+    heartbeatSeconds,
+    phase: ctx.item.phase,
+    campaignId: ctx.campaign.id,
+    round: ctx.round.number,
+    prior: {
+      id: ctx.prior.id,
+      modelUrl: `/api/priors/${ctx.prior.id}/model.json`,
+      featureDim: ctx.prior.featureDim ?? 0,
+    },
+    dataset: {
+      id: ctx.dataset.id,
+      height: ctx.dataset.height,
+      width: ctx.dataset.width,
+      channels: ctx.dataset.channels,
+    },
+    sampleIdsUrl: `/api/work/leases/${ctx.lease.id}/sample-ids`,
+    sampleCount: ctx.shard.sampleCount,
+    rowDim: ctx.rowDim,
+    resultUrl: `/api/work/leases/${ctx.lease.id}/result`,
+  };
+}

@@ -1,0 +1,42 @@
+import { z } from 'zod';
+
+/** What a volunteer's device can run; the scheduler hands out only work it can do. */
+export const claimRequestSchema = z.object({
+  backends: z
+    .array(z.enum(['webgpu', 'webgl', 'wasm', 'cpu']))
+    .min(1)
+    .max(4),
+  /** The largest model download the device accepts, in bytes. */
+  maxModelBytes: z.number().int().positive().optional(),
+});
+export type ClaimRequest = z.infer<typeof claimRequestSchema>;
+
+export const workPhaseSchema = z.enum(['score', 'align', 'target']);
+export type WorkPhase = z.infer<typeof workPhaseSchema>;
+
+/** One leased work item: run `prior` over the listed samples and upload the rows (target codec). */
+export const workAssignmentSchema = z.object({
+  leaseId: z.number().int(),
+  expiresAt: z.string(),
+  heartbeatSeconds: z.number(),
+  phase: workPhaseSchema,
+  campaignId: z.number().int(),
+  round: z.number().int(),
+  prior: z.object({ id: z.number().int(), modelUrl: z.string(), featureDim: z.number().int() }),
+  dataset: z.object({
+    id: z.number().int(),
+    height: z.number().int(),
+    width: z.number().int(),
+    channels: z.number().int(),
+  }),
+  /** int32 sample ids, little-endian, in the order the rows must be uploaded. */
+  sampleIdsUrl: z.string(),
+  sampleCount: z.number().int(),
+  /** Width of every uploaded row: the prior's feature size when scoring, n when targeting. */
+  rowDim: z.number().int(),
+  resultUrl: z.string(),
+});
+export type WorkAssignment = z.infer<typeof workAssignmentSchema>;
+
+export const volunteerRegistrationSchema = z.object({ volunteerId: z.string(), token: z.string() });
+export type VolunteerRegistration = z.infer<typeof volunteerRegistrationSchema>;
