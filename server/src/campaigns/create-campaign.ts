@@ -96,17 +96,15 @@ export async function createCampaign(
       const sharedShard = inserted.find((r) => r.index === SHARED_SET_INDEX);
       if (!round || !sharedShard) throw new Error('round or shared set missing');
       // Phase 1: every prior computes its features on the shared set, as many times as the policy asks.
-      await tx
-        .insert(workItems)
-        .values(
-          priorIds.map((modelId) => ({
-            roundId: round.id,
-            phase: 'score' as const,
-            shardId: sharedShard.id,
-            modelId,
-            replicasWanted: replicasOf(req.verification),
-          })),
-        );
+      await tx.insert(workItems).values(
+        priorIds.map((modelId) => ({
+          roundId: round.id,
+          phase: 'score' as const,
+          shardId: sharedShard.id,
+          modelId,
+          replicasWanted: replicasOf(req.verification),
+        })),
+      );
       return c;
     });
     return toCampaignSummary(row, priorIds, split.shards.length);
