@@ -22,7 +22,17 @@ export const workAssignmentSchema = z.object({
   phase: workPhaseSchema,
   campaignId: z.number().int(),
   round: z.number().int(),
-  prior: z.object({ id: z.number().int(), modelUrl: z.string(), featureDim: z.number().int() }),
+  prior: z.object({
+    id: z.number().int(),
+    modelUrl: z.string(),
+    featureDim: z.number().int(),
+    inputHeight: z.number().int(),
+    inputWidth: z.number().int(),
+    inputChannels: z.number().int(),
+    pixelScale: z.number(),
+    mean: z.array(z.number()),
+    std: z.array(z.number()),
+  }),
   dataset: z.object({
     id: z.number().int(),
     height: z.number().int(),
@@ -31,6 +41,10 @@ export const workAssignmentSchema = z.object({
   }),
   /** int32 sample ids, little-endian, in the order the rows must be uploaded. */
   sampleIdsUrl: z.string(),
+  /** The images of those samples, uint8 HWC, in the same order. */
+  samplesUrl: z.string(),
+  /** Target phase: float32 [featureDim, rowDim] map then [rowDim] bias; y = psi(x) T + b. */
+  alignmentUrl: z.string().nullable(),
   sampleCount: z.number().int(),
   /** Width of every uploaded row: the prior's feature size when scoring, n when targeting. */
   rowDim: z.number().int(),

@@ -34,3 +34,31 @@ export async function* streamSamples(
     yield* await deps.blobs.stream(r.blobKey, { start: from * per, end: to * per - 1 });
   }
 }
+
+/** The pixels of the given sample ids, in that order: each chunk blob that holds any of them is read once. */
+export async function readSamplesByIds(
+  deps: { database: Database; blobs: BlobStore },
+  dataset: DatasetRow,
+  ids: Int32Array,
+): Promise<Uint8Array> {
+  const per = bytesPerImage(dataset);
+  const ranges = await deps.database.db
+    .select()
+    .from(sampleRanges)
+    .where(eq(sampleRanges.datasetId, dataset.id))
+    .orderBy(asc(sampleRanges.start));
+  const out = new Uint8Array(ids.length * per);
+  const cache = new Map<string, Uint8Array>();
+  for (const [i, id] of ids.entries()) {
+    const range = ranges.find((r) => id >= r.start && id < r.start + r.count);
+    if (!range) throw new Error(`sample ${id} is outside dataset ${dataset.id}`);
+    let chunk = cache.get(range.blobKey);
+    if (!chunk) {
+      cache.clear();
+      chunk = await deps.blobs.get(range.blobKey);
+      cache.set(range.blobKey, chunk);
+    }
+    out.set(chunk.subarray((id - range.start) * per, (id - range.start + 1) * per), i * per);
+  }
+  return out;
+}

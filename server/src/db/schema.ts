@@ -138,6 +138,8 @@ export const rounds = pgTable(
       .references(() => campaigns.id, { onDelete: 'cascade' }),
     number: integer('number').notNull(),
     bestModelId: integer('best_model_id').references(() => priorModels.id),
+    /** S_Y*: the reference targets of the shared set (target codec). */
+    referenceBlobKey: text('reference_blob_key'),
     status: text('status').notNull().default('scoring'),
     createdAt: createdAt(),
   },
@@ -229,6 +231,44 @@ export const results = pgTable(
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex('results_item_volunteer').on(t.workItemId, t.volunteerId)],
+);
+
+/** CoOpt step 2: a prior's features on the shared set and their uniformity value, per round. */
+export const priorScores = pgTable(
+  'prior_scores',
+  {
+    roundId: integer('round_id')
+      .notNull()
+      .references(() => rounds.id, { onDelete: 'cascade' }),
+    modelId: integer('model_id')
+      .notNull()
+      .references(() => priorModels.id),
+    uniformity: doublePrecision('uniformity').notNull(),
+    /** The accepted features (target codec), from the result the replicas agreed on. */
+    featuresBlobKey: text('features_blob_key').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.roundId, t.modelId] })],
+);
+
+/** CoOpt steps 3-4: how each prior's features map to the round's targets (W^T for the best prior, T_k for the others). */
+export const alignments = pgTable(
+  'alignments',
+  {
+    roundId: integer('round_id')
+      .notNull()
+      .references(() => rounds.id, { onDelete: 'cascade' }),
+    modelId: integer('model_id')
+      .notNull()
+      .references(() => priorModels.id),
+    /** float32 [l, n] matrix then n bias values, little-endian. */
+    mapBlobKey: text('map_blob_key').notNull(),
+    isReference: boolean('is_reference').notNull(),
+    heldOutR2: doublePrecision('held_out_r2'),
+    residual: doublePrecision('residual'),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.roundId, t.modelId] })],
 );
 
 export const trainingRuns = pgTable('training_runs', {

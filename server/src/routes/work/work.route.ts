@@ -1,6 +1,10 @@
 import { claimRequestSchema, ErrorCode } from '@coopt/shared';
 import { encodedTargetBytes } from '@coopt/shared/math';
+import { and, eq } from 'drizzle-orm';
 import { z } from 'zod';
+import { advanceRound } from '../../campaigns/round-advancer.ts';
+import { readSamplesByIds } from '../../datasets/dataset-samples.ts';
+import { alignments } from '../../db/schema.ts';
 import { createRouter } from '../../http/app-env.ts';
 import { AppError } from '../../http/app-error.ts';
 import { validate } from '../../http/validate.ts';
@@ -49,6 +53,26 @@ export const workRoute = createRouter()
     const bytes = await c.var.deps.blobs.get(ctx.shard.sampleIdsBlobKey);
     return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/octet-stream' });
   })
+  .get('/leases/:id/samples', validate('param', leaseParam), async (c) => {
+    const ctx = await ownLease(c, c.req.valid('param').id);
+    const ids = new Int32Array(Uint8Array.from(await c.var.deps.blobs.get(ctx.shard.sampleIdsBlobKey)).buffer);
+    const pixels = await readSamplesByIds(c.var.deps, ctx.dataset, ids);
+    return c.body(pixels as Uint8Array<ArrayBuffer>, 200, {
+      'content-type': 'application/octet-stream',
+      'x-coopt-shape': [ids.length, ctx.dataset.height, ctx.dataset.width, ctx.dataset.channels].join(','),
+    });
+  })
+  .get('/leases/:id/alignment', validate('param', leaseParam), async (c) => {
+    const ctx = await ownLease(c, c.req.valid('param').id);
+    const [row] = await c.var.deps.database.db
+      .select()
+      .from(alignments)
+      .where(and(eq(alignments.roundId, ctx.round.id), eq(alignments.modelId, ctx.prior.id)))
+      .limit(1);
+    if (!row || ctx.item.phase !== 'target') throw AppError.notFound('this work item has no alignment');
+    const bytes = await c.var.deps.blobs.get(row.mapBlobKey);
+    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/octet-stream' });
+  })
   .put('/leases/:id/result', validate('param', leaseParam), async (c) => {
     const ctx = await ownLease(c, c.req.valid('param').id);
     const limit = Math.max(encodedTargetBytes(ctx.shard.sampleCount, ctx.rowDim, 'float32'), 64);
@@ -57,5 +81,7 @@ export const workRoute = createRouter()
     const body = new Uint8Array(await c.req.arrayBuffer());
     if (body.length > limit) throw AppError.payloadTooLarge(limit);
     const outcome = await acceptResult(c.var.deps, ctx, c.var.volunteer.id, body);
+    // The last score upload of a round moves it on to the reference, alignment and target phases.
+    if (!outcome.duplicate && ctx.item.phase === 'score') await advanceRound(c.var.deps, ctx.round.id);
     return c.json(outcome, outcome.duplicate ? 200 : 201);
   });

@@ -1,0 +1,107 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { decodeTargets } from '@coopt/shared/math';
+import { asc, eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Matrix, uniformity64 } from '../../../shared/src/math/float64-reference.ts';
+import { importKnownSource } from '../datasets/import-request.ts';
+import { knownSources } from '../datasets/known-sources.ts';
+import { alignments, priorScores, rounds, workItems } from '../db/schema.ts';
+import { zooDir } from '../priors/prior-zoo.ts';
+import { SimulatedVolunteer } from '../test/simulated-volunteer.ts';
+import { createTestApp } from '../test/test-app.ts';
+import { databaseKinds } from '../test/test-database.ts';
+
+const zooPrior = (name: string) => path.join(zooDir, 'models', `${name}.onnx`);
+const rowsOf = (values: Float32Array, dim: number): Matrix =>
+  Array.from({ length: values.length / dim }, (_, i) => Array.from(values.subarray(i * dim, (i + 1) * dim)));
+
+describe.each(databaseKinds())('a round through its score phase on %s', (kind) => {
+  let t: Awaited<ReturnType<typeof createTestApp>>;
+  const priorIds: number[] = [];
+  const uploaded = new Map<number, { values: Float32Array; dim: number }>();
+
+  beforeAll(async () => {
+    t = await createTestApp(kind);
+    const source = knownSources.find((s) => s.id === 'fashion-mnist-test');
+    if (!source) throw new Error('no demo data');
+    const datasetId = (await importKnownSource(t.deps, source)).dataset.id;
+    for (const name of ['resnet-weak', 'mobilenet-sup']) {
+      const res = await t.postJson('/api/admin/priors', {
+        name,
+        onnx: { blob: await t.upload(fs.readFileSync(zooPrior(name))) },
+        featureTensor: 'features',
+        normalization: { pixelScale: 1 / 255, mean: [0.286], std: [0.353] },
+      });
+      expect(res.status).toBe(201);
+      priorIds.push(((await res.json()) as { id: number }).id);
+    }
+    const c = await t.postJson('/api/admin/campaigns', {
+      name: 'round',
+      datasetId,
+      priorIds,
+      shardSize: 2500,
+      sharedSetSize: 200,
+      targetDim: 16,
+      seed: 11,
+    });
+    expect(c.status).toBe(201);
+  });
+  afterAll(() => t.close());
+
+  it('scores both priors by replicated uploads, picks the more uniform one, aligns the other and opens target work', async () => {
+    const volunteers = await Promise.all([1, 2, 3].map(() => SimulatedVolunteer.register(t.app)));
+    // Two replicas of each of the two score items, from different volunteers.
+    let scoreUploads = 0;
+    for (let turn = 0; scoreUploads < 4 && turn < 12; turn++) {
+      const v = volunteers[turn % volunteers.length] as SimulatedVolunteer;
+      const a = await v.claim();
+      if (!a) continue;
+      expect(a.phase).toBe('score');
+      const rows = await v.compute(a);
+      uploaded.set(a.prior.id, { values: rows.values, dim: a.rowDim });
+      expect((await v.upload(a, rows)).status).toBe(201);
+      scoreUploads++;
+    }
+    expect(scoreUploads).toBe(4);
+    const [r] = await t.deps.database.db.select().from(rounds);
+    expect(r?.status).toBe('targeting');
+
+    const scores = await t.deps.database.db.select().from(priorScores).orderBy(asc(priorScores.modelId));
+    expect(scores).toHaveLength(2);
+    for (const s of scores) {
+      const f = uploaded.get(s.modelId) as { values: Float32Array; dim: number };
+      expect(s.uniformity).toBeCloseTo(uniformity64(rowsOf(f.values, f.dim)), 3);
+    }
+    const best = [...scores].sort((a, b) => a.uniformity - b.uniformity)[0];
+    expect(r?.bestModelId).toBe(best?.modelId);
+
+    const reference = decodeTargets(await t.deps.blobs.get(r?.referenceBlobKey as string));
+    expect(reference.dim).toBe(16);
+    expect(reference.ids.length).toBe(200);
+
+    const maps = await t.deps.database.db
+      .select()
+      .from(alignments)
+      .where(eq(alignments.roundId, r?.id as number));
+    const other = maps.find((m) => !m.isReference);
+    expect(maps.find((m) => m.isReference)?.modelId).toBe(best?.modelId);
+    expect(other?.heldOutR2).toBeGreaterThan(0.3);
+    expect(other?.residual).toBeLessThan(1e-3);
+
+    const targets = await t.deps.database.db.select().from(workItems).where(eq(workItems.phase, 'target'));
+    expect(targets).toHaveLength(Math.ceil(9800 / 2500));
+    expect(new Set(targets.map((x) => x.modelId))).toEqual(new Set(priorIds));
+  });
+
+  it('hands out target work with its alignment, and the aligned rows are accepted', async () => {
+    const v = await SimulatedVolunteer.register(t.app);
+    const a = await v.claim();
+    expect(a?.phase).toBe('target');
+    expect(a?.rowDim).toBe(16);
+    expect(a?.alignmentUrl).toBeTruthy();
+    const rows = await v.compute(a as NonNullable<typeof a>);
+    expect(rows.values.length).toBe((a?.sampleCount ?? 0) * 16);
+    expect((await v.upload(a as NonNullable<typeof a>, rows)).status).toBe(201);
+  });
+});

@@ -1,0 +1,87 @@
+import type { WorkAssignment } from '@coopt/shared';
+import {
+  type GraphModelJson,
+  loadConvertedModel,
+  type PriorModelMetadata,
+  preprocessImages,
+} from '@coopt/shared/converter';
+import { encodeTargets } from '@coopt/shared/math';
+import type { Hono } from 'hono';
+import { initTfjs, tf } from '../priors/tfjs-runtime.ts';
+
+type App = Pick<Hono, 'request'>;
+
+/**
+ * A volunteer in Node: claims work over the real HTTP API, runs the converted prior in TF.js (wasm)
+ * on the lease's images, applies the alignment for target work, and uploads with the target codec.
+ * It stands in for the browser tab where no browser runs; the e2e specs drive real tabs.
+ */
+export class SimulatedVolunteer {
+  private constructor(
+    private readonly app: App,
+    readonly token: string,
+  ) {}
+
+  static async register(app: App): Promise<SimulatedVolunteer> {
+    const res = await app.request('/api/volunteers', { method: 'POST' });
+    return new SimulatedVolunteer(app, ((await res.json()) as { token: string }).token);
+  }
+
+  private get auth() {
+    return { authorization: `Bearer ${this.token}` };
+  }
+
+  async claim(): Promise<WorkAssignment | null> {
+    const res = await this.app.request('/api/work/claim', {
+      method: 'POST',
+      headers: { ...this.auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ backends: ['wasm'] }),
+    });
+    if (res.status === 204) return null;
+    if (res.status !== 200) throw new Error(`claim failed: ${res.status} ${await res.text()}`);
+    return (await res.json()) as WorkAssignment;
+  }
+
+  /** Computes the rows an honest volunteer would upload for an assignment. */
+  async compute(a: WorkAssignment): Promise<{ ids: Uint32Array; values: Float32Array }> {
+    await initTfjs();
+    const modelJson = (await (await this.app.request(a.prior.modelUrl)).json()) as GraphModelJson;
+    const weights = new Uint8Array(
+      await (await this.app.request(a.prior.modelUrl.replace('model.json', 'weights.bin'))).arrayBuffer(),
+    );
+    const ids = Uint32Array.from(
+      new Int32Array(await (await this.app.request(a.sampleIdsUrl, { headers: this.auth })).arrayBuffer()),
+    );
+    const pixels = new Uint8Array(await (await this.app.request(a.samplesUrl, { headers: this.auth })).arrayBuffer());
+    const model = await loadConvertedModel({ modelJson, weightData: weights });
+    const meta = { ...a.prior, inputLayout: 'NHWC', featureTensor: '', opset: 17, producer: '' } as PriorModelMetadata;
+    const x = preprocessImages(
+      tf.tensor4d(pixels, [ids.length, a.dataset.height, a.dataset.width, a.dataset.channels], 'int32'),
+      meta,
+    );
+    let y = model.execute(x) as tf.Tensor2D;
+    if (a.alignmentUrl) {
+      const map = new Float32Array(
+        new Uint8Array(await (await this.app.request(a.alignmentUrl, { headers: this.auth })).arrayBuffer()).buffer,
+      );
+      const l = a.prior.featureDim;
+      const t = tf.tensor2d(map.subarray(0, l * a.rowDim), [l, a.rowDim]);
+      const b = tf.tensor1d(map.subarray(l * a.rowDim));
+      const aligned = tf.add(tf.matMul(y, t), b) as tf.Tensor2D;
+      tf.dispose([y, t, b]);
+      y = aligned;
+    }
+    const values = (await y.data()) as Float32Array;
+    tf.dispose([x, y]);
+    model.dispose();
+    return { ids, values };
+  }
+
+  async upload(a: WorkAssignment, rows: { ids: Uint32Array; values: Float32Array }): Promise<Response> {
+    return this.app.request(a.resultUrl, {
+      method: 'PUT',
+      headers: { ...this.auth, 'content-type': 'application/octet-stream' },
+      body: encodeTargets({ ids: rows.ids, dim: a.rowDim, values: rows.values }),
+    });
+  }
+}
