@@ -61,6 +61,8 @@ describe('every page loads in real Chromium against the real server', () => {
     await admin.priorRows().first().waitFor();
     expect(await admin.priorRows().count()).toBeGreaterThanOrEqual(5);
     expect(await admin.priorRows().first().innerText()).toMatch(/max error \d\.\de-\d+ on 8 images/);
+    // ...and the demo campaign over them is ready for volunteers.
+    expect(await admin.campaignRows().first().innerText()).toContain('fashion-mnist-demo');
     await screenshot(page, 'admin');
     // The wrong token's 403 is the only console error the page may show.
     expect(errors.filter((e) => !e.includes('403'))).toEqual([]);

@@ -1,5 +1,6 @@
 import { serve } from '@hono/node-server';
 import { createApp } from './app.ts';
+import { DEMO_CAMPAIGN, ensureDemoCampaign } from './campaigns/demo-campaign.ts';
 import { ProgressBar } from './cli/progress-bar.ts';
 import { importKnownSource } from './datasets/import-request.ts';
 import { isAvailable, knownSources } from './datasets/known-sources.ts';
@@ -22,6 +23,8 @@ async function main() {
       maxModelBytes: env.COOPT_MAX_MODEL_BYTES,
       onPrior: (name, created) => created && console.log(`prior ${name}: converted and verified against onnxruntime`),
     });
+    if ((await ensureDemoCampaign(runtime)) === 'created')
+      console.log(`campaign ${DEMO_CAMPAIGN}: ready for volunteers`);
   }
 
   const app = createApp(runtime, {

@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { adminApi, unwrap } from '../api-client.ts';
+import { CampaignTable } from '../components/CampaignTable.tsx';
 import { DatasetTable } from '../components/DatasetTable.tsx';
 import { PriorTable } from '../components/PriorTable.tsx';
 import { useAsync } from '../use-async.ts';
@@ -15,12 +16,18 @@ export function AdminPage() {
   const client = adminApi(token);
   const data = useAsync(async () => {
     if (!token) return null;
-    const [datasets, sources, priors] = await Promise.all([
+    const [datasets, sources, priors, campaigns] = await Promise.all([
       client.api.admin.datasets.$get().then(unwrap),
       client.api.admin.datasets.sources.$get().then(unwrap),
       client.api.admin.priors.$get().then(unwrap),
+      client.api.campaigns.$get().then(unwrap),
     ]);
-    return { datasets: datasets.datasets, sources: sources.sources, priors: priors.priors };
+    return {
+      datasets: datasets.datasets,
+      sources: sources.sources,
+      priors: priors.priors,
+      campaigns: campaigns.campaigns,
+    };
   }, [token]);
 
   const signIn = (t: string) => {
@@ -115,7 +122,7 @@ export function AdminPage() {
       </section>
       <section className="card">
         <h2>Campaigns</h2>
-        <p className="muted">No campaigns yet.</p>
+        {data.data && <CampaignTable campaigns={data.data.campaigns} />}
       </section>
     </>
   );
