@@ -1,5 +1,4 @@
 import type { VerificationPolicy } from '@coopt/shared';
-import { compareOutputs } from '@coopt/shared/converter';
 import {
   decodeTargets,
   encodeTargets,
@@ -10,7 +9,7 @@ import {
   SeededRandom,
   uniformityValue,
 } from '@coopt/shared/math';
-import { and, asc, eq, gte, inArray } from 'drizzle-orm';
+import { and, asc, eq, gte } from 'drizzle-orm';
 import type { BlobStore } from '../blobs/blob-store.ts';
 import type { Database } from '../db/database.ts';
 import {
@@ -36,7 +35,6 @@ export const MIN_HELD_OUT_R2 = 0;
 export interface RoundProgress {
   status: string;
   bestModelId?: number;
-  disputed?: number[];
 }
 
 /**
@@ -58,40 +56,18 @@ export async function advanceRound(deps: Deps, roundId: number): Promise<RoundPr
   if (!campaign) throw new Error(`round ${roundId} has no campaign`);
   const policy = campaign.verificationPolicy as VerificationPolicy;
 
-  // Replication quorum: the uploads for one prior must agree; a disagreement asks for one more replica.
+  // Every score item is settled: its verified upload holds the prior's features on the shared set.
   const features = new Map<number, { ids: Uint32Array; values: Float32Array; dim: number; blobKey: string }>();
-  const disputed: number[] = [];
   for (const item of items) {
-    const uploads = await db.select().from(results).where(eq(results.workItemId, item.id)).orderBy(asc(results.id));
-    const decoded = await Promise.all(
-      uploads.map(async (u) => ({ u, t: decodeTargets(await deps.blobs.get(u.blobKey)) })),
-    );
-    const agreeing = agreeingGroup(
-      decoded.map((d) => d.t.values),
-      policy,
-    );
-    if (!agreeing) {
-      disputed.push(item.modelId);
-      await db
-        .update(workItems)
-        .set({ status: 'open', replicasWanted: item.replicasWanted + 1 })
-        .where(eq(workItems.id, item.id));
-      await db.update(results).set({ verified: false }).where(eq(results.workItemId, item.id));
-      continue;
-    }
-    const chosen = decoded[agreeing[0] as number] as (typeof decoded)[number];
-    await db
-      .update(results)
-      .set({ verified: true })
-      .where(
-        inArray(
-          results.id,
-          agreeing.map((i) => (decoded[i] as (typeof decoded)[number]).u.id),
-        ),
-      );
-    features.set(item.modelId, { ...chosen.t, blobKey: chosen.u.blobKey });
+    const [chosen] = await db
+      .select()
+      .from(results)
+      .where(and(eq(results.workItemId, item.id), eq(results.verified, true)))
+      .orderBy(asc(results.id))
+      .limit(1);
+    if (!chosen) return { status: 'scoring' };
+    features.set(item.modelId, { ...decodeTargets(await deps.blobs.get(chosen.blobKey)), blobKey: chosen.blobKey });
   }
-  if (disputed.length > 0) return { status: 'scoring', disputed };
 
   await initTfjs();
   const scores = new Map<number, number>();
@@ -191,24 +167,6 @@ export async function advanceRound(deps: Deps, roundId: number): Promise<RoundPr
       .where(eq(rounds.id, roundId));
   });
   return { status: 'targeting', bestModelId };
-}
-
-/** The indices of uploads that agree with each other (a quorum), or null when there is none. */
-function agreeingGroup(uploads: Float32Array[], policy: VerificationPolicy): number[] | null {
-  if (uploads.length === 0) return null;
-  if (policy.kind !== 'replication') return [0];
-  for (let i = 0; i < uploads.length; i++) {
-    const group = [i];
-    for (let j = 0; j < uploads.length; j++) {
-      if (
-        j !== i &&
-        compareOutputs(uploads[i] as Float32Array, uploads[j] as Float32Array).relError <= policy.tolerance
-      )
-        group.push(j);
-    }
-    if (group.length >= policy.replicas) return group;
-  }
-  return null;
 }
 
 /** float32 weights [l, n] followed by bias [n]. */

@@ -271,6 +271,21 @@ export const alignments = pgTable(
   (t) => [primaryKey({ columns: [t.roundId, t.modelId] })],
 );
 
+/** A completed round's merged dataset, written once into the blob store and served with byte ranges. */
+export const roundExports = pgTable(
+  'round_exports',
+  {
+    roundId: integer('round_id')
+      .notNull()
+      .references(() => rounds.id, { onDelete: 'cascade' }),
+    format: text('format').notNull(),
+    blobKey: text('blob_key').notNull(),
+    size: bigint('size', { mode: 'number' }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.roundId, t.format] })],
+);
+
 export const trainingRuns = pgTable('training_runs', {
   id: serial('id').primaryKey(),
   roundId: integer('round_id').references(() => rounds.id, { onDelete: 'cascade' }),

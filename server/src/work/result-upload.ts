@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { ErrorCode } from '@coopt/shared';
 import { decodeTargets, TargetCodecError } from '@coopt/shared/math';
-import { and, count, eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { BlobStore } from '../blobs/blob-store.ts';
 import type { Database } from '../db/database.ts';
-import { leases, results, volunteers, workItems } from '../db/schema.ts';
+import { leases, results, volunteers } from '../db/schema.ts';
 import { AppError } from '../http/app-error.ts';
 import type { LeaseContext } from './work-assignment.ts';
 
@@ -90,9 +90,6 @@ export async function acceptResult(
       .update(volunteers)
       .set({ credit: sql`${volunteers.credit} + ${decoded.ids.length}`, lastSeenAt: sql`now()` })
       .where(eq(volunteers.id, volunteerId));
-    const [{ n } = { n: 0 }] = await tx.select({ n: count() }).from(results).where(eq(results.workItemId, ctx.item.id));
-    if (Number(n) >= ctx.item.replicasWanted)
-      await tx.update(workItems).set({ status: 'done' }).where(eq(workItems.id, ctx.item.id));
     return { resultId: row.id, rows: row.rows, duplicate: false };
   });
 }

@@ -5,11 +5,13 @@ import { z } from 'zod';
 import { advanceRound } from '../../campaigns/round-advancer.ts';
 import { readSamplesByIds } from '../../datasets/dataset-samples.ts';
 import { alignments } from '../../db/schema.ts';
+import { completeRound } from '../../export/round-export.ts';
 import { createRouter } from '../../http/app-env.ts';
 import { AppError } from '../../http/app-error.ts';
 import { validate } from '../../http/validate.ts';
 import { requireVolunteer } from '../../http/volunteer-auth.ts';
 import { claimWork, heartbeat } from '../../work/lease-scheduler.ts';
+import { settleWorkItem } from '../../work/replica-quorum.ts';
 import { acceptResult } from '../../work/result-upload.ts';
 import { type LeaseContext, leaseContext, toAssignment } from '../../work/work-assignment.ts';
 
@@ -81,7 +83,11 @@ export const workRoute = createRouter()
     const body = new Uint8Array(await c.req.arrayBuffer());
     if (body.length > limit) throw AppError.payloadTooLarge(limit);
     const outcome = await acceptResult(c.var.deps, ctx, c.var.volunteer.id, body);
-    // The last score upload of a round moves it on to the reference, alignment and target phases.
-    if (!outcome.duplicate && ctx.item.phase === 'score') await advanceRound(c.var.deps, ctx.round.id);
+    if (!outcome.duplicate && (await settleWorkItem(c.var.deps, ctx.item.id)) === 'done') {
+      // The last settled score item moves the round to its reference, alignment and target phases;
+      // the last settled shard completes it and writes the export.
+      if (ctx.item.phase === 'score') await advanceRound(c.var.deps, ctx.round.id);
+      else await completeRound(c.var.deps, ctx.round.id);
+    }
     return c.json(outcome, outcome.duplicate ? 200 : 201);
   });

@@ -1,0 +1,203 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { decodeTargets } from '@coopt/shared/math';
+import { and, eq } from 'drizzle-orm';
+import ort from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { knownSources } from '../datasets/known-sources.ts';
+import { alignments, rounds } from '../db/schema.ts';
+import { zooDir } from '../priors/prior-zoo.ts';
+import { idxImages } from '../test/dataset-files.ts';
+import { SimulatedVolunteer } from '../test/simulated-volunteer.ts';
+import { createTestApp } from '../test/test-app.ts';
+import { databaseKinds } from '../test/test-database.ts';
+
+const COUNT = 2000;
+const MEAN = 0.286;
+const STD = 0.353;
+const PRIORS = ['resnet-sup', 'mobilenet-sup'];
+
+function firstTestImages(): Uint8Array {
+  const source = knownSources.find((s) => s.id === 'fashion-mnist-test');
+  if (!source) throw new Error('no demo data');
+  return new Uint8Array(zlib.gunzipSync(fs.readFileSync(source.images)).subarray(16, 16 + COUNT * 784));
+}
+
+/** Reads the arrays of a safetensors file. */
+function readSafetensors(buf: Uint8Array) {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const len = Number(view.getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(buf.subarray(8, 8 + len))) as Record<
+    string,
+    { shape: number[]; data_offsets: [number, number] }
+  >;
+  const at = (name: string) => {
+    const h = header[name] as { shape: number[]; data_offsets: [number, number] };
+    return { shape: h.shape, bytes: buf.slice(8 + len + h.data_offsets[0], 8 + len + h.data_offsets[1]) };
+  };
+  return { header, at };
+}
+
+/** Reads the stored entries of a zip through its central directory. */
+function readZip(buf: Uint8Array): Map<string, Uint8Array> {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const eocd = buf.length - 22;
+  expect(view.getUint32(eocd, true)).toBe(0x06054b50);
+  const entries = view.getUint16(eocd + 10, true);
+  let p = view.getUint32(eocd + 16, true);
+  const out = new Map<string, Uint8Array>();
+  for (let i = 0; i < entries; i++) {
+    const size = view.getUint32(p + 24, true);
+    const nameLen = view.getUint16(p + 28, true);
+    const local = view.getUint32(p + 42, true);
+    const name = new TextDecoder().decode(buf.subarray(p + 46, p + 46 + nameLen));
+    const dataStart = local + 30 + view.getUint16(local + 26, true) + view.getUint16(local + 28, true);
+    out.set(name, buf.subarray(dataStart, dataStart + size));
+    p += 46 + nameLen;
+  }
+  return out;
+}
+
+const npyData = (npy: Uint8Array) => npy.subarray(10 + new DataView(npy.buffer, npy.byteOffset).getUint16(8, true));
+
+describe.each(databaseKinds())('a whole campaign through the HTTP API on %s', (kind) => {
+  let t: Awaited<ReturnType<typeof createTestApp>>;
+  const pixels = firstTestImages();
+  let campaignId: number;
+
+  beforeAll(async () => {
+    t = await createTestApp(kind);
+    const ds = await t.postJson('/api/admin/datasets', {
+      format: 'idx',
+      name: 'fmnist-2k',
+      images: { blob: await t.upload(idxImages(COUNT, 28, 28, pixels)) },
+    });
+    expect(ds.status).toBe(201);
+    const datasetId = ((await ds.json()) as { id: number }).id;
+    const priorIds: number[] = [];
+    for (const name of PRIORS) {
+      const res = await t.postJson('/api/admin/priors', {
+        name,
+        onnx: { blob: await t.upload(fs.readFileSync(path.join(zooDir, 'models', `${name}.onnx`))) },
+        featureTensor: 'features',
+        normalization: { pixelScale: 1 / 255, mean: [MEAN], std: [STD] },
+        datasetId,
+      });
+      expect(res.status).toBe(201);
+      priorIds.push(((await res.json()) as { id: number }).id);
+    }
+    const c = await t.postJson('/api/admin/campaigns', {
+      name: 'full',
+      datasetId,
+      priorIds,
+      shardSize: 600,
+      sharedSetSize: 200,
+      targetDim: 16,
+      seed: 5,
+    });
+    expect(c.status).toBe(201);
+    campaignId = ((await c.json()) as { id: number }).id;
+  });
+  afterAll(() => t.close());
+
+  it('runs to 100% coverage with replicated volunteers and exports what an independent recomputation gives', async () => {
+    const volunteers = await Promise.all([1, 2, 3].map(() => SimulatedVolunteer.register(t.app)));
+    let idle = 0;
+    for (let turn = 0; idle < volunteers.length && turn < 100; turn++) {
+      const v = volunteers[turn % volunteers.length] as SimulatedVolunteer;
+      const a = await v.claim();
+      if (!a) {
+        idle++;
+        continue;
+      }
+      idle = 0;
+      expect((await v.upload(a, await v.compute(a))).status).toBe(201);
+    }
+    const [round] = await t.deps.database.db.select().from(rounds).where(eq(rounds.campaignId, campaignId));
+    expect(round?.status).toBe('complete');
+
+    const manifest = (await (await t.app.request(`/api/campaigns/${campaignId}/rounds/1/manifest.json`)).json()) as {
+      rows: number;
+      targetDim: number;
+      priors: { id: number; reference: boolean; heldOutR2: number }[];
+      shards: { agreeingReplicas: number }[];
+    };
+    expect(manifest).toMatchObject({ rows: COUNT - 200, targetDim: 16 });
+    expect(manifest.priors).toHaveLength(2);
+    expect(manifest.shards.every((s) => s.agreeingReplicas === 2)).toBe(true);
+
+    const st = new Uint8Array(
+      await (await t.app.request(`/api/campaigns/${campaignId}/rounds/1/targets.safetensors`)).arrayBuffer(),
+    );
+    const { at } = readSafetensors(st);
+    const targets = new Float32Array(at('targets').bytes.buffer);
+    const ids = Array.from(new BigInt64Array(at('sample_ids').bytes.buffer), Number);
+    const priorOf = new Int32Array(at('prior_ids').bytes.buffer);
+    expect(at('targets').shape).toEqual([COUNT - 200, 16]);
+
+    // Every non-shared sample exactly once.
+    const shared = new Set(decodeTargets(await t.deps.blobs.get(round?.referenceBlobKey as string)).ids);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (let id = 0; id < COUNT; id++) expect(shared.has(id) !== ids.includes(id)).toBe(true);
+
+    // Independent recomputation: onnxruntime-node features, float64 preprocessing and alignment.
+    for (const prior of manifest.priors) {
+      const rows = [...priorOf.keys()].filter((i) => priorOf[i] === prior.id);
+      const name = PRIORS[prior.id - 1] as string;
+      const session = await ort.InferenceSession.create(path.join(zooDir, 'models', `${name}.onnx`));
+      const input = new Float32Array(rows.length * 784);
+      rows.forEach((r, k) => {
+        for (let p = 0; p < 784; p++)
+          input[k * 784 + p] = ((pixels[(ids[r] as number) * 784 + p] as number) / 255 - MEAN) / STD;
+      });
+      const features = (
+        await session.run({ input: new ort.Tensor('float32', input, [rows.length, 1, 28, 28]) }, ['features'])
+      ).features?.data as Float32Array;
+      const l = features.length / rows.length;
+      const [fit] = await t.deps.database.db
+        .select()
+        .from(alignments)
+        .where(and(eq(alignments.roundId, round?.id as number), eq(alignments.modelId, prior.id)));
+      const map = new Float32Array(Uint8Array.from(await t.deps.blobs.get(fit?.mapBlobKey as string)).buffer);
+      let maxDiff = 0;
+      let maxAbs = 0;
+      rows.forEach((r, k) => {
+        for (let j = 0; j < 16; j++) {
+          let y = map[l * 16 + j] as number;
+          for (let i = 0; i < l; i++) y += (features[k * l + i] as number) * (map[i * 16 + j] as number);
+          maxDiff = Math.max(maxDiff, Math.abs(y - (targets[r * 16 + j] as number)));
+          maxAbs = Math.max(maxAbs, Math.abs(y));
+        }
+      });
+      expect(maxDiff / maxAbs, `prior ${name}`).toBeLessThan(1e-3);
+      await session.release();
+    }
+
+    // The .npz holds the same arrays, and downloads serve byte ranges.
+    const npzRes = await t.app.request(`/api/campaigns/${campaignId}/rounds/1/targets.npz`);
+    expect(npzRes.headers.get('accept-ranges')).toBe('bytes');
+    const npz = new Uint8Array(await npzRes.arrayBuffer());
+    const files = readZip(npz);
+    expect([...files.keys()]).toEqual(['targets.npy', 'sample_ids.npy', 'prior_ids.npy']);
+    expect(Buffer.compare(npyData(files.get('targets.npy') as Uint8Array), Buffer.from(targets.buffer))).toBe(0);
+    const part = await t.app.request(`/api/campaigns/${campaignId}/rounds/1/targets.npz`, {
+      headers: { range: 'bytes=100-1099' },
+    });
+    expect(part.status).toBe(206);
+    expect(part.headers.get('content-range')).toBe(`bytes 100-1099/${npz.length}`);
+    expect(Buffer.compare(new Uint8Array(await part.arrayBuffer()), npz.subarray(100, 1100))).toBe(0);
+    const tail = await t.app.request(`/api/campaigns/${campaignId}/rounds/1/targets.npz`, {
+      headers: { range: 'bytes=-22' },
+    });
+    expect(Buffer.compare(new Uint8Array(await tail.arrayBuffer()), npz.subarray(npz.length - 22))).toBe(0);
+    expect(
+      (
+        await t.app.request(`/api/campaigns/${campaignId}/rounds/1/targets.npz`, {
+          headers: { range: `bytes=${npz.length}-` },
+        })
+      ).status,
+    ).toBe(416);
+    expect((await t.app.request(`/api/campaigns/${campaignId}/rounds/2/targets.npz`)).status).toBe(404);
+  });
+});

@@ -1,0 +1,84 @@
+import type { VerificationPolicy } from '@coopt/shared';
+import { compareOutputs } from '@coopt/shared/converter';
+import { decodeTargets } from '@coopt/shared/math';
+import { asc, eq, inArray, sql } from 'drizzle-orm';
+import type { BlobStore } from '../blobs/blob-store.ts';
+import type { Database } from '../db/database.ts';
+import { campaigns, results, rounds, volunteers, workItems } from '../db/schema.ts';
+
+/** The indices of uploads that agree with each other (a quorum), or null when there is none. */
+export function agreeingGroup(uploads: Float32Array[], policy: VerificationPolicy): number[] | null {
+  if (uploads.length === 0) return null;
+  if (policy.kind !== 'replication') return [0];
+  for (let i = 0; i < uploads.length; i++) {
+    const group = [i];
+    for (let j = 0; j < uploads.length; j++) {
+      if (
+        j !== i &&
+        compareOutputs(uploads[i] as Float32Array, uploads[j] as Float32Array).relError <= policy.tolerance
+      )
+        group.push(j);
+    }
+    if (group.length >= policy.replicas) return group;
+  }
+  return null;
+}
+
+export type Settlement = 'waiting' | 'done' | 'disputed';
+
+/**
+ * Once a work item has all its replicas: the uploads that agree (within the policy's tolerance)
+ * are verified and the item is done; volunteers outside the quorum lose reputation. Without a
+ * quorum the item asks for one more replica.
+ */
+export async function settleWorkItem(
+  deps: { database: Database; blobs: BlobStore },
+  itemId: number,
+): Promise<Settlement> {
+  const { db } = deps.database;
+  const [row] = await db
+    .select({ item: workItems, policy: campaigns.verificationPolicy })
+    .from(workItems)
+    .innerJoin(rounds, eq(rounds.id, workItems.roundId))
+    .innerJoin(campaigns, eq(campaigns.id, rounds.campaignId))
+    .where(eq(workItems.id, itemId));
+  if (!row) return 'waiting';
+  const uploads = await db.select().from(results).where(eq(results.workItemId, itemId)).orderBy(asc(results.id));
+  if (uploads.length < row.item.replicasWanted) return 'waiting';
+  const values = await Promise.all(uploads.map(async (u) => decodeTargets(await deps.blobs.get(u.blobKey)).values));
+  const group = agreeingGroup(values, row.policy as VerificationPolicy);
+  if (!group) {
+    await db
+      .update(workItems)
+      .set({ status: 'open', replicasWanted: row.item.replicasWanted + 1 })
+      .where(eq(workItems.id, itemId));
+    return 'disputed';
+  }
+  const agreed = group.map((i) => (uploads[i] as (typeof uploads)[number]).id);
+  const outliers = uploads.filter((u) => !agreed.includes(u.id));
+  await db.transaction(async (tx) => {
+    await tx.update(results).set({ verified: true }).where(inArray(results.id, agreed));
+    if (outliers.length > 0) {
+      await tx
+        .update(results)
+        .set({ verified: false })
+        .where(
+          inArray(
+            results.id,
+            outliers.map((o) => o.id),
+          ),
+        );
+      await tx
+        .update(volunteers)
+        .set({ reputation: sql`${volunteers.reputation} * 0.5` })
+        .where(
+          inArray(
+            volunteers.id,
+            outliers.map((o) => o.volunteerId),
+          ),
+        );
+    }
+    await tx.update(workItems).set({ status: 'done' }).where(eq(workItems.id, itemId));
+  });
+  return 'done';
+}
