@@ -1,8 +1,10 @@
 import type { VerificationPolicy } from '@coopt/shared';
 import {
+  applyAlignment,
   decodeTargets,
   encodeTargets,
   fitAlignment,
+  globalInconsistency,
   heldOutR2,
   randomProjection,
   referenceTargets,
@@ -96,6 +98,13 @@ export async function advanceRound(deps: Deps, roundId: number): Promise<RoundPr
 
   const alignRows: (typeof alignments.$inferInsert)[] = [];
   const usable: number[] = [];
+  // Eq. 3 before alignment: each prior's features mapped to n dimensions by a projection of its own.
+  const unaligned: tf.Tensor2D[] = [...features.entries()].map(([modelId, f]) =>
+    tf.tidy(() =>
+      referenceTargets(tf.tensor2d(f.values, [m, f.dim]), randomProjection(n, f.dim, projectionSeed + modelId)),
+    ),
+  );
+  const aligned: tf.Tensor2D[] = [tf.clone(sy)];
   for (const [modelId, f] of features) {
     if (modelId === bestModelId) {
       const wt = (await tf.transpose(w).data()) as Float32Array;
@@ -126,8 +135,14 @@ export async function advanceRound(deps: Deps, roundId: number): Promise<RoundPr
       residual: fit.relativeResidual,
     });
     if (r2 > MIN_HELD_OUT_R2 && fit.relativeResidual < 1e-3) usable.push(modelId);
+    aligned.push(applyAlignment(all, fit));
     tf.dispose([all, fFit, yFit, fit.weights, fit.bias, r2t]);
   }
+  const gBefore = globalInconsistency(unaligned, { seed: projectionSeed });
+  const gAfter = globalInconsistency(aligned, { seed: projectionSeed });
+  const inconsistencyBefore = ((await gBefore.data()) as Float32Array)[0] as number;
+  const inconsistencyAfter = ((await gAfter.data()) as Float32Array)[0] as number;
+  tf.dispose([...unaligned, ...aligned, gBefore, gAfter]);
   tf.dispose([fBest, w, sy, heldIdx, fitIdx]);
 
   const workShards = await db
@@ -163,7 +178,13 @@ export async function advanceRound(deps: Deps, roundId: number): Promise<RoundPr
     }
     await tx
       .update(rounds)
-      .set({ status: 'targeting', bestModelId, referenceBlobKey: reference.key })
+      .set({
+        status: 'targeting',
+        bestModelId,
+        referenceBlobKey: reference.key,
+        inconsistencyBefore,
+        inconsistencyAfter,
+      })
       .where(eq(rounds.id, roundId));
   });
   return { status: 'targeting', bestModelId };

@@ -140,6 +140,9 @@ export const rounds = pgTable(
     bestModelId: integer('best_model_id').references(() => priorModels.id),
     /** S_Y*: the reference targets of the shared set (target codec). */
     referenceBlobKey: text('reference_blob_key'),
+    /** CoOpt Eq. 3 on the shared set: the priors' targets before alignment (own random projections) and after. */
+    inconsistencyBefore: doublePrecision('inconsistency_before'),
+    inconsistencyAfter: doublePrecision('inconsistency_after'),
     status: text('status').notNull().default('scoring'),
     createdAt: createdAt(),
   },

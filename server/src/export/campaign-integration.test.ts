@@ -117,6 +117,23 @@ describe.each(databaseKinds())('a whole campaign through the HTTP API on %s', (k
     const [round] = await t.deps.database.db.select().from(rounds).where(eq(rounds.campaignId, campaignId));
     expect(round?.status).toBe('complete');
 
+    const stats = (await (await t.app.request(`/api/campaigns/${campaignId}/stats`)).json()) as {
+      coverage: { fraction: number; shards: number };
+      scoring: { done: number; total: number };
+      round: { inconsistencyBefore: number; inconsistencyAfter: number };
+      volunteers: { active: number };
+      throughput: { rowsTotal: number };
+      priors: { uniformity: number }[];
+    };
+    expect(stats.coverage).toMatchObject({ fraction: 1, shards: 3 });
+    expect(stats.scoring).toEqual({ done: 2, total: 2 });
+    expect(stats.volunteers.active).toBe(3);
+    // Two replicas of everything: 2 x (2 priors x 200 shared rows + 1800 shard rows).
+    expect(stats.throughput.rowsTotal).toBe(2 * (2 * 200 + 1800));
+    expect(stats.priors).toHaveLength(2);
+    // Aligning the priors onto the reference targets makes their distributions agree (CoOpt Eq. 3).
+    expect(stats.round.inconsistencyAfter).toBeLessThan(stats.round.inconsistencyBefore);
+
     const manifest = (await (await t.app.request(`/api/campaigns/${campaignId}/rounds/1/manifest.json`)).json()) as {
       rows: number;
       targetDim: number;

@@ -43,7 +43,7 @@ const priorColumn = (t: ReturnType<typeof decodeTargets>, p: Part) =>
 export async function completeRound(deps: Deps, roundId: number): Promise<boolean> {
   const { db } = deps.database;
   const [round] = await db.select().from(rounds).where(eq(rounds.id, roundId));
-  if (!round || round.status !== 'targeting') return false;
+  if (round?.status !== 'targeting') return false;
   const items = await db
     .select({ item: workItems, shard: shards })
     .from(workItems)

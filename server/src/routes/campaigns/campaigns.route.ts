@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { and, asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
+import { campaignStats } from '../../campaigns/campaign-stats.ts';
 import { listCampaigns } from '../../campaigns/create-campaign.ts';
 import { roundExports, rounds } from '../../db/schema.ts';
 import { createRouter } from '../../http/app-env.ts';
@@ -27,6 +28,11 @@ export const campaignsRoute = createRouter()
     const campaign = (await listCampaigns(c.var.deps.database)).find((x) => x.id === c.req.valid('param').id);
     if (!campaign) throw AppError.notFound(`no campaign with id ${c.req.valid('param').id}`);
     return c.json(campaign);
+  })
+  .get('/:id/stats', validate('param', idParam), async (c) => {
+    const stats = await campaignStats(c.var.deps.database, c.req.valid('param').id);
+    if (!stats) throw AppError.notFound(`no campaign with id ${c.req.valid('param').id}`);
+    return c.json(stats);
   })
   .get('/:id/rounds', validate('param', idParam), async (c) => {
     const list = await c.var.deps.database.db
