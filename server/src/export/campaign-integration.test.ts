@@ -217,4 +217,55 @@ describe.each(databaseKinds())('a whole campaign through the HTTP API on %s', (k
     ).toBe(416);
     expect((await t.app.request(`/api/campaigns/${campaignId}/rounds/2/targets.npz`)).status).toBe(404);
   });
+
+  it('opens round 2 with an added prior, runs it, and keeps round 1 downloadable as it was', async () => {
+    const before = await (
+      await t.app.request(`/api/campaigns/${campaignId}/rounds/1/targets.safetensors`)
+    ).arrayBuffer();
+    const res = await t.postJson('/api/admin/priors', {
+      name: 'resnet-weak',
+      onnx: { blob: await t.upload(fs.readFileSync(path.join(zooDir, 'models', 'resnet-weak.onnx'))) },
+      featureTensor: 'features',
+      normalization: { pixelScale: 1 / 255, mean: [MEAN], std: [STD] },
+    });
+    const weakId = ((await res.json()) as { id: number }).id;
+    expect((await t.postJson(`/api/admin/campaigns/${campaignId}/rounds`, { addPriorIds: [999] })).status).toBe(404);
+    const opened = await t.postJson(`/api/admin/campaigns/${campaignId}/rounds`, { addPriorIds: [weakId] });
+    expect(opened.status).toBe(201);
+    expect(await opened.json()).toEqual({ round: 2, priors: 3 });
+    const early = await t.postJson(`/api/admin/campaigns/${campaignId}/rounds`, {});
+    expect(early.status).toBe(409);
+
+    const volunteers = await Promise.all([1, 2].map(() => SimulatedVolunteer.register(t.app)));
+    let idle = 0;
+    for (let turn = 0; idle < volunteers.length && turn < 100; turn++) {
+      const v = volunteers[turn % volunteers.length] as SimulatedVolunteer;
+      const a = await v.claim();
+      if (!a) {
+        idle++;
+        continue;
+      }
+      idle = 0;
+      expect(a.round).toBe(2);
+      expect((await v.upload(a, await v.compute(a))).status).toBe(201);
+    }
+    const manifest = (await (await t.app.request(`/api/campaigns/${campaignId}/rounds/2/manifest.json`)).json()) as {
+      round: number;
+      rows: number;
+      priors: unknown[];
+    };
+    expect(manifest).toMatchObject({ round: 2, rows: COUNT - 200 });
+    expect(manifest.priors).toHaveLength(3);
+    const after = await (
+      await t.app.request(`/api/campaigns/${campaignId}/rounds/1/targets.safetensors`)
+    ).arrayBuffer();
+    expect(Buffer.compare(Buffer.from(before), Buffer.from(after))).toBe(0);
+    const list = (await (await t.app.request(`/api/campaigns/${campaignId}/rounds`)).json()) as {
+      rounds: { number: number; status: string }[];
+    };
+    expect(list.rounds.map((r) => [r.number, r.status])).toEqual([
+      [1, 'complete'],
+      [2, 'complete'],
+    ]);
+  });
 });

@@ -1,0 +1,75 @@
+import type { VerificationPolicy } from '@coopt/shared';
+import { and, desc, eq, inArray } from 'drizzle-orm';
+import type { Database } from '../db/database.ts';
+import { campaignModels, campaigns, priorModels, rounds, shards, workItems } from '../db/schema.ts';
+import { AppError } from '../http/app-error.ts';
+import { replicasOf, SHARED_SET_INDEX } from './create-campaign.ts';
+
+/**
+ * CoOpt step 9, continuous rounds: adding priors (or a better checkpoint registered as a new prior)
+ * opens the next round, which re-scores every prior on the shared set, re-picks the best, re-aligns
+ * and re-targets. The previous round must be complete; its export stays downloadable.
+ */
+export async function openNextRound(
+  database: Database,
+  campaignId: number,
+  addPriorIds: number[],
+): Promise<{ round: number; priors: number }> {
+  const { db } = database;
+  const [campaign] = await db.select().from(campaigns).where(eq(campaigns.id, campaignId));
+  if (!campaign) throw AppError.notFound(`no campaign with id ${campaignId}`);
+  const [last] = await db
+    .select()
+    .from(rounds)
+    .where(eq(rounds.campaignId, campaignId))
+    .orderBy(desc(rounds.number))
+    .limit(1);
+  if (last && last.status !== 'complete') {
+    throw new AppError(
+      409,
+      'conflict',
+      `round ${last.number} is still ${last.status}; a new round opens once it is complete`,
+    );
+  }
+  const wanted = [...new Set(addPriorIds)];
+  if (wanted.length > 0) {
+    const ready = await db
+      .select({ id: priorModels.id })
+      .from(priorModels)
+      .where(and(inArray(priorModels.id, wanted), eq(priorModels.status, 'ready')));
+    const missing = wanted.filter((id) => !ready.some((r) => r.id === id));
+    if (missing.length > 0) throw AppError.notFound(`no ready prior with id ${missing.join(', ')}`);
+  }
+  const [shared] = await db
+    .select()
+    .from(shards)
+    .where(and(eq(shards.campaignId, campaignId), eq(shards.index, SHARED_SET_INDEX)));
+  if (!shared) throw new Error(`campaign ${campaignId} has no shared set`);
+  const policy = campaign.verificationPolicy as VerificationPolicy;
+
+  return db.transaction(async (tx) => {
+    if (wanted.length > 0) {
+      await tx
+        .insert(campaignModels)
+        .values(wanted.map((modelId) => ({ campaignId, modelId })))
+        .onConflictDoNothing();
+    }
+    const priors = (await tx.select().from(campaignModels).where(eq(campaignModels.campaignId, campaignId))).map(
+      (m) => m.modelId,
+    );
+    const number = (last?.number ?? 0) + 1;
+    const [round] = await tx.insert(rounds).values({ campaignId, number, status: 'scoring' }).returning();
+    if (!round) throw new Error('round insert returned no row');
+    await tx.insert(workItems).values(
+      priors.map((modelId) => ({
+        roundId: round.id,
+        phase: 'score' as const,
+        shardId: shared.id,
+        modelId,
+        replicasWanted: replicasOf(policy),
+      })),
+    );
+    await tx.update(campaigns).set({ status: 'running' }).where(eq(campaigns.id, campaignId));
+    return { round: number, priors: priors.length };
+  });
+}
