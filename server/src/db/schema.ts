@@ -85,6 +85,8 @@ export const priorModels = pgTable('prior_models', {
   graphModelBlobKey: text('graph_model_blob_key'),
   weightsBlobKey: text('weights_blob_key'),
   featureTensor: text('feature_tensor'),
+  /** Download size of the converted model (model.json + weights): devices may refuse larger ones. */
+  modelBytes: bigint('model_bytes', { mode: 'number' }),
   /** How the conversion was checked against onnxruntime: error, images, backend. */
   verification: jsonb('verification').$type<PriorVerification>(),
   inputHeight: integer('input_height'),

@@ -85,6 +85,7 @@ export async function registerPrior(
         onnxBlobKey: input.onnxBlobKey,
         graphModelBlobKey: modelJson.key,
         weightsBlobKey: weights.key,
+        modelBytes: modelJson.size + weights.size,
         featureTensor: meta.featureTensor,
         inputHeight: meta.inputHeight,
         inputWidth: meta.inputWidth,

@@ -29,15 +29,19 @@ export async function expireLeases(database: Database): Promise<number> {
 export async function claimWork(
   database: Database,
   volunteerId: string,
-  _caps: ClaimRequest,
+  caps: ClaimRequest,
   leaseSeconds: number,
 ): Promise<LeaseGrant | null> {
+  // A device that cannot hold a prior's model is only offered work for priors it can run.
+  const maxBytes = caps.maxModelBytes ?? null;
   await expireLeases(database);
   return database.db.transaction(async (tx) => {
     for (let skip = 0; skip < 50; skip++) {
       const candidates = await tx.execute<{ id: number; replicas_wanted: number }>(sql`
         select wi.id, wi.replicas_wanted from work_items wi
+        join prior_models pm on pm.id = wi.model_id
         where wi.status = 'open'
+          and (${maxBytes}::bigint is null or coalesce(pm.model_bytes, 0) <= ${maxBytes}::bigint)
           and not exists (select 1 from leases l where l.work_item_id = wi.id and l.volunteer_id = ${volunteerId} and (l.active or l.outcome = 'uploaded'))
           and not exists (select 1 from results r where r.work_item_id = wi.id and r.volunteer_id = ${volunteerId})
           and (select count(*) from leases l where l.work_item_id = wi.id and l.active)

@@ -150,6 +150,13 @@ describe.each(databaseKinds())('volunteer work API on %s', (kind) => {
     const late = await upload('b', b.leaseId, rows(ids, 5));
     expect(late.status).toBe(409);
     expect(((await late.json()) as ErrorJson).error.code).toBe('lease_expired');
+    // A device that cannot hold this prior's model is offered nothing; without that limit it gets the work.
+    const small = await t.app.request('/api/work/claim', {
+      method: 'POST',
+      headers: { ...as('c'), 'content-type': 'application/json' },
+      body: JSON.stringify({ backends: ['wasm'], maxModelBytes: 1000 }),
+    });
+    expect(small.status).toBe(204);
     const rc = await claim('c');
     expect(rc.status).toBe(200);
     expect(((await rc.json()) as WorkAssignment).phase).toBe('score');

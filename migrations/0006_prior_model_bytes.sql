@@ -1,0 +1,1 @@
+ALTER TABLE "prior_models" ADD COLUMN "model_bytes" bigint;
