@@ -25,7 +25,13 @@ export async function campaignStats(database: Database, campaignId: number) {
   };
   const score = await phase('score');
   const target = await phase('target');
-  const activity = rowsOf<{ active: string | number; rows_minute: string | number; rows_total: string | number }>(
+  const activity = rowsOf<{
+    active: string | number;
+    rows_minute: string | number;
+    rows_total: string | number;
+    checked: string | number;
+    verify_ms: string | number;
+  }>(
     await db.execute(sql`
       select
         (select count(distinct v) from (
@@ -38,7 +44,11 @@ export async function campaignStats(database: Database, campaignId: number) {
         (select coalesce(sum(r.rows), 0) from ${results} r join ${workItems} w on w.id = r.work_item_id
            where w.round_id = ${round.id} and r.created_at > now() - interval '60 seconds') as rows_minute,
         (select coalesce(sum(r.rows), 0) from ${results} r join ${workItems} w on w.id = r.work_item_id
-           where w.round_id = ${round.id}) as rows_total`),
+           where w.round_id = ${round.id}) as rows_total,
+        (select coalesce(sum(r.checked_rows), 0) from ${results} r join ${workItems} w on w.id = r.work_item_id
+           where w.round_id = ${round.id}) as checked,
+        (select coalesce(sum(r.verify_ms), 0) from ${results} r join ${workItems} w on w.id = r.work_item_id
+           where w.round_id = ${round.id}) as verify_ms`),
   )[0];
   const priors = await db
     .select({
@@ -69,6 +79,12 @@ export async function campaignStats(database: Database, campaignId: number) {
     },
     volunteers: { active: Number(activity?.active ?? 0) },
     throughput: { rowsLastMinute: Number(activity?.rows_minute ?? 0), rowsTotal: Number(activity?.rows_total ?? 0) },
+    /** The extra compute verification costs: rows the server recomputed (spot checks) and their time. */
+    verification: {
+      recomputedRows: Number(activity?.checked ?? 0),
+      milliseconds: Number(activity?.verify_ms ?? 0),
+      share: Number(activity?.rows_total ?? 0) > 0 ? Number(activity?.checked ?? 0) / Number(activity?.rows_total) : 0,
+    },
     priors,
   };
 }

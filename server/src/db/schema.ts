@@ -233,6 +233,9 @@ export const results = pgTable(
     checksum: text('checksum').notNull(),
     rows: integer('rows').notNull().default(0),
     verified: boolean('verified'),
+    /** Spot checks: rows the server recomputed, and the milliseconds that cost. */
+    checkedRows: integer('checked_rows').notNull().default(0),
+    verifyMs: doublePrecision('verify_ms').notNull().default(0),
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex('results_item_volunteer').on(t.workItemId, t.volunteerId)],

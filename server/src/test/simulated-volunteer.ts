@@ -7,7 +7,7 @@ import {
 } from '@coopt/shared/converter';
 import { encodeTargets } from '@coopt/shared/math';
 import type { Hono } from 'hono';
-import { initTfjs, tf } from '../priors/tfjs-runtime.ts';
+import { runPrior } from '../work/prior-runner.ts';
 
 type App = Pick<Hono, 'request'>;
 
@@ -44,36 +44,27 @@ export class SimulatedVolunteer {
 
   /** Computes the rows an honest volunteer would upload for an assignment. */
   async compute(a: WorkAssignment): Promise<{ ids: Uint32Array; values: Float32Array }> {
-    await initTfjs();
     const modelJson = (await (await this.app.request(a.prior.modelUrl)).json()) as GraphModelJson;
-    const weights = new Uint8Array(
+    const weightData = new Uint8Array(
       await (await this.app.request(a.prior.modelUrl.replace('model.json', 'weights.bin'))).arrayBuffer(),
     );
     const ids = Uint32Array.from(
       new Int32Array(await (await this.app.request(a.sampleIdsUrl, { headers: this.auth })).arrayBuffer()),
     );
     const pixels = new Uint8Array(await (await this.app.request(a.samplesUrl, { headers: this.auth })).arrayBuffer());
-    const model = await loadConvertedModel({ modelJson, weightData: weights });
-    const meta = { ...a.prior, inputLayout: 'NHWC', featureTensor: '', opset: 17, producer: '' } as PriorModelMetadata;
-    const x = preprocessImages(
-      tf.tensor4d(pixels, [ids.length, a.dataset.height, a.dataset.width, a.dataset.channels], 'int32'),
-      meta,
-    );
-    let y = model.execute(x) as tf.Tensor2D;
-    if (a.alignmentUrl) {
-      const map = new Float32Array(
-        new Uint8Array(await (await this.app.request(a.alignmentUrl, { headers: this.auth })).arrayBuffer()).buffer,
-      );
-      const l = a.prior.featureDim;
-      const t = tf.tensor2d(map.subarray(0, l * a.rowDim), [l, a.rowDim]);
-      const b = tf.tensor1d(map.subarray(l * a.rowDim));
-      const aligned = tf.add(tf.matMul(y, t), b) as tf.Tensor2D;
-      tf.dispose([y, t, b]);
-      y = aligned;
-    }
-    const values = (await y.data()) as Float32Array;
-    tf.dispose([x, y]);
-    model.dispose();
+    const alignment = a.alignmentUrl
+      ? {
+          map: new Float32Array(await (await this.app.request(a.alignmentUrl, { headers: this.auth })).arrayBuffer()),
+          dim: a.rowDim,
+        }
+      : undefined;
+    const values = await runPrior({
+      artifacts: { modelJson, weightData },
+      meta: a.prior,
+      pixels,
+      shape: [ids.length, a.dataset.height, a.dataset.width, a.dataset.channels],
+      alignment,
+    });
     return { ids, values };
   }
 

@@ -5,6 +5,8 @@ import { asc, eq, inArray, sql } from 'drizzle-orm';
 import type { BlobStore } from '../blobs/blob-store.ts';
 import type { Database } from '../db/database.ts';
 import { campaigns, results, rounds, volunteers, workItems } from '../db/schema.ts';
+import { spotCheck } from './spot-check.ts';
+import { leaseContext } from './work-assignment.ts';
 
 /** The indices of uploads that agree with each other (a quorum), or null when there is none. */
 export function agreeingGroup(uploads: Float32Array[], policy: VerificationPolicy): number[] | null {
@@ -45,8 +47,10 @@ export async function settleWorkItem(
   if (!row) return 'waiting';
   const uploads = await db.select().from(results).where(eq(results.workItemId, itemId)).orderBy(asc(results.id));
   if (uploads.length < row.item.replicasWanted) return 'waiting';
+  const policy = row.policy as VerificationPolicy;
+  if (policy.kind === 'spot-check') return settleBySpotCheck(deps, row.item, uploads, policy);
   const values = await Promise.all(uploads.map(async (u) => decodeTargets(await deps.blobs.get(u.blobKey)).values));
-  const group = agreeingGroup(values, row.policy as VerificationPolicy);
+  const group = agreeingGroup(values, policy);
   if (!group) {
     await db
       .update(workItems)
@@ -81,4 +85,38 @@ export async function settleWorkItem(
     await tx.update(workItems).set({ status: 'done' }).where(eq(workItems.id, itemId));
   });
   return 'done';
+}
+
+/** Spot-check policy: the newest unchecked upload is recomputed in part; a failure reopens the item. */
+async function settleBySpotCheck(
+  deps: { database: Database; blobs: BlobStore },
+  item: typeof workItems.$inferSelect,
+  uploads: (typeof results.$inferSelect)[],
+  policy: Extract<VerificationPolicy, { kind: 'spot-check' }>,
+): Promise<Settlement> {
+  const { db } = deps.database;
+  const upload = uploads.filter((u) => u.verified === null).at(-1);
+  if (!upload?.leaseId) return 'waiting';
+  const ctx = await leaseContext(deps.database, upload.leaseId);
+  if (!ctx) return 'waiting';
+  const check = await spotCheck(deps, ctx, upload, policy);
+  await db.transaction(async (tx) => {
+    await tx
+      .update(results)
+      .set({ verified: check.passed, checkedRows: check.checkedRows, verifyMs: check.ms })
+      .where(eq(results.id, upload.id));
+    if (check.passed) {
+      await tx.update(workItems).set({ status: 'done' }).where(eq(workItems.id, item.id));
+    } else {
+      await tx
+        .update(volunteers)
+        .set({ reputation: sql`${volunteers.reputation} * 0.5` })
+        .where(eq(volunteers.id, upload.volunteerId));
+      await tx
+        .update(workItems)
+        .set({ status: 'open', replicasWanted: item.replicasWanted + 1 })
+        .where(eq(workItems.id, item.id));
+    }
+  });
+  return check.passed ? 'done' : 'disputed';
 }
