@@ -6,7 +6,7 @@ import { and, eq } from 'drizzle-orm';
 import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { knownSources } from '../datasets/known-sources.ts';
-import { alignments, rounds } from '../db/schema.ts';
+import { alignments, rounds, trainingRuns } from '../db/schema.ts';
 import { zooDir } from '../priors/prior-zoo.ts';
 import { idxImages } from '../test/dataset-files.ts';
 import { SimulatedVolunteer } from '../test/simulated-volunteer.ts';
@@ -116,6 +116,8 @@ describe.each(databaseKinds())('a whole campaign through the HTTP API on %s', (k
     }
     const [round] = await t.deps.database.db.select().from(rounds).where(eq(rounds.campaignId, campaignId));
     expect(round?.status).toBe('complete');
+    const jobs = await t.deps.database.db.select().from(trainingRuns);
+    expect(jobs.map((j) => [j.roundId, j.status])).toEqual([[round?.id, 'queued']]);
 
     const stats = (await (await t.app.request(`/api/campaigns/${campaignId}/stats`)).json()) as {
       coverage: { fraction: number; shards: number };

@@ -12,6 +12,7 @@ import {
   roundExports,
   rounds,
   shards,
+  trainingRuns,
   workItems,
 } from '../db/schema.ts';
 import { npyHeader } from './npy-format.ts';
@@ -145,6 +146,10 @@ export async function completeRound(deps: Deps, roundId: number): Promise<boolea
       { roundId, format: 'manifest', blobKey: manifestBlob.key, size: manifestBlob.size },
     ]);
     await tx.update(rounds).set({ status: 'complete' }).where(eq(rounds.id, roundId));
+    // At 100% coverage a student-training job is queued for the training workers.
+    await tx
+      .insert(trainingRuns)
+      .values({ roundId, status: 'queued', config: { reason: 'round-complete', round: round.number } });
     await tx.update(campaigns).set({ status: 'complete' }).where(eq(campaigns.id, campaign.id));
   });
   return true;
