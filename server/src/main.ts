@@ -8,6 +8,7 @@ import { EnvError, loadEnv, resolveUserPath } from './env.ts';
 import { defaultWebDist } from './paths.ts';
 import { registerZoo } from './priors/prior-zoo.ts';
 import { openRuntime } from './runtime.ts';
+import { expireLeases } from './work/lease-scheduler.ts';
 
 async function main() {
   const env = loadEnv();
@@ -37,7 +38,14 @@ async function main() {
     console.log(`  admin token: ${env.COOPT_ADMIN_TOKEN ? '(from COOPT_ADMIN_TOKEN)' : runtime.adminToken}`);
   });
 
+  // Expired leases are also swept on a timer, so abandoned work returns to the pool while other work is still free.
+  const sweep = setInterval(() => {
+    expireLeases(runtime.database).catch((err) => console.error('[coopt] lease sweep failed:', err));
+  }, 10_000);
+  sweep.unref();
+
   const stop = () => {
+    clearInterval(sweep);
     server.close();
     runtime.close().finally(() => process.exit(0));
   };

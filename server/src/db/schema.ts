@@ -182,11 +182,17 @@ export const workItems = pgTable(
       .notNull()
       .references(() => priorModels.id),
     replicasWanted: integer('replicas_wanted').notNull().default(1),
-    /** open -> done once enough accepted results are in. */
+    /** Live leases plus uploads: the claim reserves a replica by incrementing it under the row lock. */
+    taken: integer('taken').notNull().default(0),
+    /** open (needs replicas) -> leased (every replica leased or uploaded) -> done; back to open on expiry or dispute. */
     status: text('status').notNull().default('open'),
     createdAt: createdAt(),
   },
-  (t) => [index('work_items_round_status').on(t.roundId, t.status)],
+  (t) => [
+    index('work_items_round_status').on(t.roundId, t.status),
+    // Claims only ever look at claimable rows.
+    index('work_items_open').on(t.id).where(sql`${t.status} = 'open'`),
+  ],
 );
 
 export const volunteers = pgTable('volunteers', {
@@ -215,7 +221,7 @@ export const leases = pgTable(
     outcome: text('outcome'),
     createdAt: createdAt(),
   },
-  (t) => [index('leases_expiry').on(t.active, t.expiresAt)],
+  (t) => [index('leases_expiry').on(t.active, t.expiresAt), index('leases_work_item').on(t.workItemId, t.active)],
 );
 
 export const results = pgTable(

@@ -1,10 +1,5 @@
 import type { WorkAssignment } from '@coopt/shared';
-import {
-  type GraphModelJson,
-  loadConvertedModel,
-  type PriorModelMetadata,
-  preprocessImages,
-} from '@coopt/shared/converter';
+import type { GraphModelJson } from '@coopt/shared/converter';
 import { encodeTargets } from '@coopt/shared/math';
 import type { Hono } from 'hono';
 import { runPrior } from '../work/prior-runner.ts';

@@ -1,7 +1,7 @@
 import type { ClaimRequest } from '@coopt/shared';
 import { and, eq, lt, sql } from 'drizzle-orm';
 import type { Database } from '../db/database.ts';
-import { leases } from '../db/schema.ts';
+import { leases, workItems } from '../db/schema.ts';
 
 export interface LeaseGrant {
   leaseId: number;
@@ -9,22 +9,35 @@ export interface LeaseGrant {
   expiresAt: Date;
 }
 
-/** Ends every lease whose deadline has passed: its work item goes back to the pool. */
+/** Ends every lease whose deadline has passed: its replica is freed and the item is claimable again. */
 export async function expireLeases(database: Database): Promise<number> {
-  const ended = await database.db
-    .update(leases)
-    .set({ active: false, outcome: 'expired' })
-    .where(and(eq(leases.active, true), lt(leases.expiresAt, sql`now()`)))
-    .returning({ id: leases.id });
-  return ended.length;
+  return database.db.transaction(async (tx) => {
+    const ended = await tx
+      .update(leases)
+      .set({ active: false, outcome: 'expired' })
+      .where(and(eq(leases.active, true), lt(leases.expiresAt, sql`now()`)))
+      .returning({ workItemId: leases.workItemId });
+    for (const e of ended) {
+      await tx
+        .update(workItems)
+        .set({
+          taken: sql`${workItems.taken} - 1`,
+          status: sql`case when ${workItems.status} = 'leased' then 'open' else ${workItems.status} end`,
+        })
+        .where(eq(workItems.id, e.workItemId));
+    }
+    return ended.length;
+  });
 }
 
 /**
- * Leases one open work item to a volunteer. The candidate row is locked with FOR UPDATE SKIP LOCKED,
- * so concurrent claims (from any number of API processes) pass over each other's rows instead of
- * waiting; under that lock a fresh count of live leases and results decides whether the item still
- * needs another replica, so no item is ever handed out more often than its policy allows.
- * A volunteer never gets the same item twice (replicas must be independent).
+ * Leases one open work item to a volunteer in a single statement: the candidate row is locked with
+ * FOR UPDATE SKIP LOCKED, so concurrent claims (from any number of API processes) pass over each
+ * other's rows instead of waiting, and its `taken` counter is incremented in the same UPDATE. When
+ * a row changed after the statement began, Postgres re-checks `taken < replicas_wanted` on its
+ * newest version before locking it, so no item is ever handed out more often than its policy
+ * allows. A volunteer never gets the same item twice (replicas must be independent), and a device
+ * is offered only priors whose model it can hold. Expired leases are swept when nothing is free.
  */
 export async function claimWork(
   database: Database,
@@ -32,40 +45,57 @@ export async function claimWork(
   caps: ClaimRequest,
   leaseSeconds: number,
 ): Promise<LeaseGrant | null> {
-  // A device that cannot hold a prior's model is only offered work for priors it can run.
+  // Claimed rows leave the open-items index only when vacuum removes their old versions, so a
+  // scan from the lowest id would wade through every earlier claim. Each process resumes after the
+  // id it last handed out and wraps around to the start when nothing is left past it.
+  const cursor = cursors.get(database) ?? 0;
+  const grant =
+    (await tryClaim(database, volunteerId, caps, leaseSeconds, cursor)) ??
+    (cursor > 0 ? await tryClaim(database, volunteerId, caps, leaseSeconds, 0) : null) ??
+    ((await expireLeases(database)) > 0 ? await tryClaim(database, volunteerId, caps, leaseSeconds, 0) : null);
+  if (grant) cursors.set(database, grant.workItemId);
+  return grant;
+}
+
+const cursors = new WeakMap<Database, number>();
+
+async function tryClaim(
+  database: Database,
+  volunteerId: string,
+  caps: ClaimRequest,
+  leaseSeconds: number,
+  after: number,
+): Promise<LeaseGrant | null> {
   const maxBytes = caps.maxModelBytes ?? null;
-  await expireLeases(database);
-  return database.db.transaction(async (tx) => {
-    for (let skip = 0; skip < 50; skip++) {
-      const candidates = await tx.execute<{ id: number; replicas_wanted: number }>(sql`
-        select wi.id, wi.replicas_wanted from work_items wi
-        join prior_models pm on pm.id = wi.model_id
-        where wi.status = 'open'
-          and (${maxBytes}::bigint is null or coalesce(pm.model_bytes, 0) <= ${maxBytes}::bigint)
-          and not exists (select 1 from leases l where l.work_item_id = wi.id and l.volunteer_id = ${volunteerId} and (l.active or l.outcome = 'uploaded'))
-          and not exists (select 1 from results r where r.work_item_id = wi.id and r.volunteer_id = ${volunteerId})
-          and (select count(*) from leases l where l.work_item_id = wi.id and l.active)
-            + (select count(*) from results r where r.work_item_id = wi.id) < wi.replicas_wanted
-        order by wi.id
-        offset ${skip}
-        limit 1
-        for update of wi skip locked`);
-      const row = rowsOf<{ id: number; replicas_wanted: number }>(candidates)[0];
-      if (!row) return null;
-      // A new statement sees every lease committed before we took the lock.
-      const counted = await tx.execute<{ n: string | number }>(sql`
-        select (select count(*) from leases where work_item_id = ${row.id} and active)
-             + (select count(*) from results where work_item_id = ${row.id}) as n`);
-      if (Number(rowsOf<{ n: string | number }>(counted)[0]?.n ?? 0) >= row.replicas_wanted) continue;
-      const [lease] = await tx
-        .insert(leases)
-        .values({ workItemId: row.id, volunteerId, expiresAt: sql`now() + make_interval(secs => ${leaseSeconds})` })
-        .returning();
-      if (!lease) throw new Error('lease insert returned no row');
-      return { leaseId: lease.id, workItemId: row.id, expiresAt: lease.expiresAt };
-    }
-    return null;
-  });
+  // One statement, so one round trip and atomic without an explicit transaction: pick and lock a
+  // row, bump its counter (re-checked on its newest version), and insert the lease.
+  const [row] = rowsOf<{ id: number; work_item_id: number; expires_at: string | Date }>(
+    await database.db.execute(sql`
+      with picked as (
+        update work_items w
+        set taken = w.taken + 1, status = case when w.taken + 1 >= w.replicas_wanted then 'leased' else 'open' end
+        from (
+          select wi.id from work_items wi
+          join prior_models pm on pm.id = wi.model_id
+          where wi.status = 'open'
+            and wi.id > ${after}
+            and wi.taken < wi.replicas_wanted
+            and (${maxBytes}::bigint is null or coalesce(pm.model_bytes, 0) <= ${maxBytes}::bigint)
+            and not exists (select 1 from leases l where l.work_item_id = wi.id and l.volunteer_id = ${volunteerId} and (l.active or l.outcome = 'uploaded'))
+            and not exists (select 1 from results r where r.work_item_id = wi.id and r.volunteer_id = ${volunteerId})
+          order by wi.id
+          limit 1
+          for update of wi skip locked
+        ) c
+        where w.id = c.id and w.taken < w.replicas_wanted
+        returning w.id
+      )
+      insert into leases (work_item_id, volunteer_id, expires_at)
+      select id, ${volunteerId}, now() + make_interval(secs => ${leaseSeconds}) from picked
+      returning id, work_item_id, expires_at`),
+  );
+  if (!row) return null;
+  return { leaseId: row.id, workItemId: row.work_item_id, expiresAt: new Date(row.expires_at) };
 }
 
 /** drizzle's execute returns rows directly (postgres-js) or as { rows } (PGlite). */

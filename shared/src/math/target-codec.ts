@@ -26,6 +26,7 @@ export interface TargetBatch {
 export class TargetCodecError extends Error {}
 
 const MAGIC = [0x43, 0x4f, 0x50, 0x54];
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
 export function encodedTargetBytes(count: number, dim: number, dtype: TargetDtype): number {
   return TARGET_HEADER_BYTES + 4 * count + count * dim * (dtype === 'float32' ? 4 : 2) + 4;
@@ -87,6 +88,11 @@ export function decodeTargets(bytes: Uint8Array): TargetBatch & { dtype: TargetD
   let o = TARGET_HEADER_BYTES;
   for (let i = 0; i < count; i++, o += 4) ids[i] = view.getUint32(o, true);
   const values = new Float32Array(count * dim);
+  if (dtype === 'float32' && LITTLE_ENDIAN) {
+    // One copy instead of a DataView read per value: the common case on every current platform.
+    values.set(new Float32Array(bytes.buffer.slice(bytes.byteOffset + o, bytes.byteOffset + o + 4 * values.length)));
+    return { ids, dim, values, dtype };
+  }
   for (let i = 0; i < values.length; i++) {
     if (dtype === 'float32') {
       values[i] = view.getFloat32(o, true);

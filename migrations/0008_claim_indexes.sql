@@ -1,0 +1,2 @@
+CREATE INDEX "leases_work_item" ON "leases" USING btree ("work_item_id","active");--> statement-breakpoint
+CREATE INDEX "work_items_open" ON "work_items" USING btree ("id") WHERE "work_items"."status" = 'open';

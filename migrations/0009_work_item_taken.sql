@@ -1,0 +1,1 @@
+ALTER TABLE "work_items" ADD COLUMN "taken" integer DEFAULT 0 NOT NULL;
