@@ -18,6 +18,17 @@ export class CampaignExistsError extends Error {
 
 type CampaignRow = typeof campaigns.$inferSelect;
 
+/** Phase 1 of a round: every prior computes its features on the shared set, as often as the policy asks. */
+export function scoreItems(roundId: number, sharedShardId: number, priorIds: number[], policy: VerificationPolicy) {
+  return priorIds.map((modelId) => ({
+    roundId,
+    phase: 'score' as const,
+    shardId: sharedShardId,
+    modelId,
+    replicasWanted: replicasOf(policy),
+  }));
+}
+
 /** How many independent results each work item needs before it is done. */
 export function replicasOf(policy: VerificationPolicy): number {
   return policy.kind === 'replication' ? policy.replicas : 1;
@@ -95,16 +106,7 @@ export async function createCampaign(
       const [round] = await tx.insert(rounds).values({ campaignId: c.id, number: 1, status: 'scoring' }).returning();
       const sharedShard = inserted.find((r) => r.index === SHARED_SET_INDEX);
       if (!round || !sharedShard) throw new Error('round or shared set missing');
-      // Phase 1: every prior computes its features on the shared set, as many times as the policy asks.
-      await tx.insert(workItems).values(
-        priorIds.map((modelId) => ({
-          roundId: round.id,
-          phase: 'score' as const,
-          shardId: sharedShard.id,
-          modelId,
-          replicasWanted: replicasOf(req.verification),
-        })),
-      );
+      await tx.insert(workItems).values(scoreItems(round.id, sharedShard.id, priorIds, req.verification));
       return c;
     });
     return toCampaignSummary(row, priorIds, split.shards.length);

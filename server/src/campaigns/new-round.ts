@@ -3,7 +3,7 @@ import { and, desc, eq, inArray } from 'drizzle-orm';
 import type { Database } from '../db/database.ts';
 import { campaignModels, campaigns, priorModels, rounds, shards, workItems } from '../db/schema.ts';
 import { AppError } from '../http/app-error.ts';
-import { replicasOf, SHARED_SET_INDEX } from './create-campaign.ts';
+import { SHARED_SET_INDEX, scoreItems } from './create-campaign.ts';
 
 /**
  * CoOpt step 9, continuous rounds: adding priors (or a better checkpoint registered as a new prior)
@@ -60,15 +60,7 @@ export async function openNextRound(
     const number = (last?.number ?? 0) + 1;
     const [round] = await tx.insert(rounds).values({ campaignId, number, status: 'scoring' }).returning();
     if (!round) throw new Error('round insert returned no row');
-    await tx.insert(workItems).values(
-      priors.map((modelId) => ({
-        roundId: round.id,
-        phase: 'score' as const,
-        shardId: shared.id,
-        modelId,
-        replicasWanted: replicasOf(policy),
-      })),
-    );
+    await tx.insert(workItems).values(scoreItems(round.id, shared.id, priors, policy));
     await tx.update(campaigns).set({ status: 'running' }).where(eq(campaigns.id, campaignId));
     return { round: number, priors: priors.length };
   });

@@ -9,7 +9,7 @@ import { knownSources } from '../datasets/known-sources.ts';
 import { alignments, rounds, trainingRuns } from '../db/schema.ts';
 import { zooDir } from '../priors/prior-zoo.ts';
 import { idxImages } from '../test/dataset-files.ts';
-import { SimulatedVolunteer } from '../test/simulated-volunteer.ts';
+import { SimulatedVolunteer, workUntilIdle } from '../test/simulated-volunteer.ts';
 import { createTestApp } from '../test/test-app.ts';
 import { databaseKinds } from '../test/test-database.ts';
 
@@ -102,18 +102,7 @@ describe.each(databaseKinds())('a whole campaign through the HTTP API on %s', (k
   afterAll(() => t.close());
 
   it('runs to 100% coverage with replicated volunteers and exports what an independent recomputation gives', async () => {
-    const volunteers = await Promise.all([1, 2, 3].map(() => SimulatedVolunteer.register(t.app)));
-    let idle = 0;
-    for (let turn = 0; idle < volunteers.length && turn < 100; turn++) {
-      const v = volunteers[turn % volunteers.length] as SimulatedVolunteer;
-      const a = await v.claim();
-      if (!a) {
-        idle++;
-        continue;
-      }
-      idle = 0;
-      expect((await v.upload(a, await v.compute(a))).status).toBe(201);
-    }
+    await workUntilIdle(await Promise.all([1, 2, 3].map(() => SimulatedVolunteer.register(t.app))));
     const [round] = await t.deps.database.db.select().from(rounds).where(eq(rounds.campaignId, campaignId));
     expect(round?.status).toBe('complete');
     const jobs = await t.deps.database.db.select().from(trainingRuns);
@@ -238,19 +227,8 @@ describe.each(databaseKinds())('a whole campaign through the HTTP API on %s', (k
     const early = await t.postJson(`/api/admin/campaigns/${campaignId}/rounds`, {});
     expect(early.status).toBe(409);
 
-    const volunteers = await Promise.all([1, 2].map(() => SimulatedVolunteer.register(t.app)));
-    let idle = 0;
-    for (let turn = 0; idle < volunteers.length && turn < 100; turn++) {
-      const v = volunteers[turn % volunteers.length] as SimulatedVolunteer;
-      const a = await v.claim();
-      if (!a) {
-        idle++;
-        continue;
-      }
-      idle = 0;
-      expect(a.round).toBe(2);
-      expect((await v.upload(a, await v.compute(a))).status).toBe(201);
-    }
+    const work = await workUntilIdle(await Promise.all([1, 2].map(() => SimulatedVolunteer.register(t.app))));
+    expect(work.every((a) => a.round === 2)).toBe(true);
     const manifest = (await (await t.app.request(`/api/campaigns/${campaignId}/rounds/2/manifest.json`)).json()) as {
       round: number;
       rows: number;

@@ -11,12 +11,7 @@ export function toPriorSummary(row: PriorRow) {
     name: row.name,
     featureDim: row.featureDim ?? 0,
     featureTensor: row.featureTensor ?? '',
-    inputHeight: row.inputHeight ?? 0,
-    inputWidth: row.inputWidth ?? 0,
-    inputChannels: row.inputChannels ?? 0,
-    pixelScale: row.pixelScale ?? 1,
-    mean: row.mean ?? [],
-    std: row.std ?? [],
+    ...priorInputMeta(row),
     modelUrl: `/api/priors/${row.id}/model.json`,
     verification: row.verification ?? null,
     createdAt: row.createdAt.toISOString(),
@@ -37,4 +32,16 @@ export async function getPrior(database: Database, id: number): Promise<PriorRow
 export async function findPriorByName(database: Database, name: string): Promise<PriorRow | null> {
   const [row] = await database.db.select().from(priorModels).where(eq(priorModels.name, name)).limit(1);
   return row ?? null;
+}
+
+/** How a prior wants its input: size, channels and pixel normalisation. */
+export function priorInputMeta(row: PriorRow) {
+  return {
+    inputHeight: row.inputHeight ?? 0,
+    inputWidth: row.inputWidth ?? 0,
+    inputChannels: row.inputChannels ?? 0,
+    pixelScale: row.pixelScale ?? 1,
+    mean: row.mean ?? [],
+    std: row.std ?? [],
+  };
 }

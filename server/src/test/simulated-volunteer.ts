@@ -71,3 +71,25 @@ export class SimulatedVolunteer {
     });
   }
 }
+
+/**
+ * Lets volunteers take turns claiming, computing and uploading until none of them gets work;
+ * every upload must be accepted. Returns the assignments done, in order.
+ */
+export async function workUntilIdle(volunteers: SimulatedVolunteer[], maxTurns = 200): Promise<WorkAssignment[]> {
+  const done: WorkAssignment[] = [];
+  let idle = 0;
+  for (let turn = 0; idle < volunteers.length && turn < maxTurns; turn++) {
+    const v = volunteers[turn % volunteers.length] as SimulatedVolunteer;
+    const a = await v.claim();
+    if (!a) {
+      idle++;
+      continue;
+    }
+    idle = 0;
+    const res = await v.upload(a, await v.compute(a));
+    if (res.status !== 201) throw new Error(`upload refused: ${res.status} ${await res.text()}`);
+    done.push(a);
+  }
+  return done;
+}

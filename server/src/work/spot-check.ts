@@ -6,6 +6,7 @@ import type { BlobStore } from '../blobs/blob-store.ts';
 import { readSamplesByIds } from '../datasets/dataset-samples.ts';
 import type { Database } from '../db/database.ts';
 import { alignments, type results, volunteers } from '../db/schema.ts';
+import { priorInputMeta } from '../priors/prior-views.ts';
 import { runPrior } from './prior-runner.ts';
 import type { LeaseContext } from './work-assignment.ts';
 
@@ -53,14 +54,7 @@ export async function spotCheck(
   const weightData = await deps.blobs.get(ctx.prior.weightsBlobKey as string);
   const recomputed = await runPrior({
     artifacts: { modelJson, weightData },
-    meta: {
-      inputHeight: ctx.prior.inputHeight ?? 0,
-      inputWidth: ctx.prior.inputWidth ?? 0,
-      inputChannels: ctx.prior.inputChannels ?? 0,
-      pixelScale: ctx.prior.pixelScale ?? 1,
-      mean: ctx.prior.mean ?? [],
-      std: ctx.prior.std ?? [],
-    },
+    meta: priorInputMeta(ctx.prior),
     pixels,
     shape: [count, ctx.dataset.height, ctx.dataset.width, ctx.dataset.channels],
     alignment,

@@ -2,6 +2,7 @@ import type { WorkAssignment } from '@coopt/shared';
 import { eq } from 'drizzle-orm';
 import type { Database } from '../db/database.ts';
 import { campaigns, datasets, leases, priorModels, rounds, shards, workItems } from '../db/schema.ts';
+import { priorInputMeta } from '../priors/prior-views.ts';
 
 /** Everything about a lease that the volunteer and the upload check need. */
 export async function leaseContext(database: Database, leaseId: number) {
@@ -44,12 +45,7 @@ export function toAssignment(ctx: LeaseContext, heartbeatSeconds: number): WorkA
       id: ctx.prior.id,
       modelUrl: `/api/priors/${ctx.prior.id}/model.json`,
       featureDim: ctx.prior.featureDim ?? 0,
-      inputHeight: ctx.prior.inputHeight ?? 0,
-      inputWidth: ctx.prior.inputWidth ?? 0,
-      inputChannels: ctx.prior.inputChannels ?? 0,
-      pixelScale: ctx.prior.pixelScale ?? 1,
-      mean: ctx.prior.mean ?? [],
-      std: ctx.prior.std ?? [],
+      ...priorInputMeta(ctx.prior),
     },
     dataset: {
       id: ctx.dataset.id,

@@ -1,3 +1,4 @@
+import { halfToFloat } from '../math/target-codec.ts';
 import { ConversionError } from './conversion-error.ts';
 import { OnnxDataType, type OnnxTensor } from './onnx-model.ts';
 import { broadcastDims } from './symbolic-dim.ts';
@@ -14,15 +15,6 @@ export interface ConstTensor {
 const INT32_MAX = 2 ** 31 - 1;
 /** int64 indices such as INT64_MAX in Slice ends clamp to what int32 graphs can hold. */
 const clampInt = (v: number) => Math.max(-INT32_MAX - 1, Math.min(INT32_MAX, v));
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * 2 ** -14 * (frac / 1024);
-  if (exp === 31) return frac ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * 2 ** (exp - 15) * (1 + frac / 1024);
-}
 
 /** Decodes an ONNX tensor into float32, int32 (from any integer type) or bool (as int32 0/1). */
 export function decodeTensor(t: OnnxTensor): ConstTensor {
