@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { decodeTargets } from '@coopt/shared/math';
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import type { BlobStore } from '../blobs/blob-store.ts';
 import type { Database } from '../db/database.ts';
 import {
@@ -15,6 +15,7 @@ import {
   trainingRuns,
   workItems,
 } from '../db/schema.ts';
+import { rowsOf } from '../work/lease-scheduler.ts';
 import { npyHeader } from './npy-format.ts';
 import { zipStream } from './zip-stream.ts';
 
@@ -45,6 +46,13 @@ export async function completeRound(deps: Deps, roundId: number): Promise<boolea
   const { db } = deps.database;
   const [round] = await db.select().from(rounds).where(eq(rounds.id, roundId));
   if (round?.status !== 'targeting') return false;
+  // Cheap check first, after every settled shard: is any target item of the round still unfinished?
+  const [open] = rowsOf<{ pending: boolean }>(
+    await db.execute(
+      sql`select exists (select 1 from work_items where round_id = ${roundId} and phase = 'target' and status <> 'done') as pending`,
+    ),
+  );
+  if (open?.pending) return false;
   const items = await db
     .select({ item: workItems, shard: shards })
     .from(workItems)

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import zlib from 'node:zlib';
 import { ErrorCode } from '@coopt/shared';
 import { decodeTargets, TargetCodecError } from '@coopt/shared/math';
 import { and, eq, sql } from 'drizzle-orm';
@@ -49,7 +50,7 @@ export async function acceptResult(
 
   let decoded: ReturnType<typeof decodeTargets>;
   try {
-    decoded = decodeTargets(body);
+    decoded = decodeTargets(body, { crc32: (b) => zlib.crc32(b) });
   } catch (err) {
     if (err instanceof TargetCodecError) throw bad(err.message);
     throw err;

@@ -34,8 +34,13 @@ describe('target codec', () => {
     expect(Number.isNaN(halfToFloat(floatToHalf(Number.NaN)))).toBe(true);
   });
 
-  it('computes CRC-32 as zlib does', () => {
+  it('computes CRC-32 as zlib does, and accepts a platform CRC', () => {
     expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
+    const bytes = encodeTargets(batch());
+    let calls = 0;
+    const decoded = decodeTargets(bytes, { crc32: (b) => (calls++, crc32(b)) });
+    expect(calls).toBe(1);
+    expect(decoded.ids.length).toBe(3);
   });
 
   it('refuses corrupt, truncated, foreign and mis-sized uploads with a reason', () => {
