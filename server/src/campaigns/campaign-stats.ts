@@ -1,7 +1,8 @@
-import { and, desc, eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Database } from '../db/database.ts';
-import { alignments, leases, priorModels, priorScores, results, rounds, workItems } from '../db/schema.ts';
+import { alignments, leases, priorModels, priorScores, results, workItems } from '../db/schema.ts';
 import { rowsOf } from '../work/lease-scheduler.ts';
+import { latestRound } from './create-campaign.ts';
 
 /** Volunteers count as active while they hold a lease or uploaded within this window. */
 const ACTIVE_SECONDS = 300;
@@ -9,12 +10,7 @@ const ACTIVE_SECONDS = 300;
 /** Live figures for a campaign's current round, for the dashboard (polled). */
 export async function campaignStats(database: Database, campaignId: number) {
   const { db } = database;
-  const [round] = await db
-    .select()
-    .from(rounds)
-    .where(eq(rounds.campaignId, campaignId))
-    .orderBy(desc(rounds.number))
-    .limit(1);
+  const round = await latestRound(database, campaignId);
   if (!round) return null;
   const phase = async (p: 'score' | 'target') => {
     const [row] = await db

@@ -1,5 +1,5 @@
 import type { CampaignSummary, CreateCampaign, VerificationPolicy } from '@coopt/shared';
-import { asc, count, eq, inArray } from 'drizzle-orm';
+import { asc, count, desc, eq, inArray } from 'drizzle-orm';
 import type { BlobStore } from '../blobs/blob-store.ts';
 import { getDataset } from '../datasets/dataset-views.ts';
 import type { Database } from '../db/database.ts';
@@ -135,11 +135,23 @@ export function toCampaignSummary(row: CampaignRow, priorIds: number[], shardCou
   };
 }
 
-export async function listCampaigns(database: Database): Promise<CampaignSummary[]> {
+/** Every campaign, or only the one with `onlyId`. */
+export async function listCampaigns(database: Database, onlyId?: number): Promise<CampaignSummary[]> {
   const { db } = database;
-  const rows = await db.select().from(campaigns).orderBy(asc(campaigns.id));
-  const models = await db.select().from(campaignModels);
-  const counts = await db.select({ campaignId: shards.campaignId, n: count() }).from(shards).groupBy(shards.campaignId);
+  const rows = await db
+    .select()
+    .from(campaigns)
+    .where(onlyId === undefined ? undefined : eq(campaigns.id, onlyId))
+    .orderBy(asc(campaigns.id));
+  const models = await db
+    .select()
+    .from(campaignModels)
+    .where(onlyId === undefined ? undefined : eq(campaignModels.campaignId, onlyId));
+  const counts = await db
+    .select({ campaignId: shards.campaignId, n: count() })
+    .from(shards)
+    .where(onlyId === undefined ? undefined : eq(shards.campaignId, onlyId))
+    .groupBy(shards.campaignId);
   return rows.map((r) =>
     toCampaignSummary(
       r,
@@ -148,4 +160,15 @@ export async function listCampaigns(database: Database): Promise<CampaignSummary
       Math.max(0, Number(counts.find((c) => c.campaignId === r.id)?.n ?? 1) - 1),
     ),
   );
+}
+
+/** A campaign's newest round, or null before its first. */
+export async function latestRound(database: Database, campaignId: number) {
+  const [round] = await database.db
+    .select()
+    .from(rounds)
+    .where(eq(rounds.campaignId, campaignId))
+    .orderBy(desc(rounds.number))
+    .limit(1);
+  return round ?? null;
 }

@@ -1,9 +1,9 @@
 import type { VerificationPolicy } from '@coopt/shared';
-import { and, desc, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import type { Database } from '../db/database.ts';
 import { campaignModels, campaigns, priorModels, rounds, shards, workItems } from '../db/schema.ts';
 import { AppError } from '../http/app-error.ts';
-import { SHARED_SET_INDEX, scoreItems } from './create-campaign.ts';
+import { latestRound, SHARED_SET_INDEX, scoreItems } from './create-campaign.ts';
 
 /**
  * CoOpt step 9, continuous rounds: adding priors (or a better checkpoint registered as a new prior)
@@ -18,12 +18,7 @@ export async function openNextRound(
   const { db } = database;
   const [campaign] = await db.select().from(campaigns).where(eq(campaigns.id, campaignId));
   if (!campaign) throw AppError.notFound(`no campaign with id ${campaignId}`);
-  const [last] = await db
-    .select()
-    .from(rounds)
-    .where(eq(rounds.campaignId, campaignId))
-    .orderBy(desc(rounds.number))
-    .limit(1);
+  const last = await latestRound(database, campaignId);
   if (last && last.status !== 'complete') {
     throw new AppError(
       409,

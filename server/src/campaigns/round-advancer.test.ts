@@ -4,8 +4,6 @@ import { decodeTargets } from '@coopt/shared/math';
 import { asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Matrix, uniformity64 } from '../../../shared/src/math/float64-reference.ts';
-import { importKnownSource } from '../datasets/import-request.ts';
-import { knownSources } from '../datasets/known-sources.ts';
 import { alignments, priorScores, rounds, workItems } from '../db/schema.ts';
 import { zooDir } from '../priors/prior-zoo.ts';
 import { SimulatedVolunteer } from '../test/simulated-volunteer.ts';
@@ -23,9 +21,7 @@ describe.each(databaseKinds())('a round through its score phase on %s', (kind) =
 
   beforeAll(async () => {
     t = await createTestApp(kind);
-    const source = knownSources.find((s) => s.id === 'fashion-mnist-test');
-    if (!source) throw new Error('no demo data');
-    const datasetId = (await importKnownSource(t.deps, source)).dataset.id;
+    const datasetId = await t.importDemoDataset();
     for (const name of ['resnet-weak', 'mobilenet-sup']) {
       const res = await t.postJson('/api/admin/priors', {
         name,

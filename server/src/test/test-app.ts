@@ -4,6 +4,8 @@ import path from 'node:path';
 import type { DatabaseKind } from '@coopt/shared';
 import { createApp } from '../app.ts';
 import { LocalBlobStore } from '../blobs/local-blob-store.ts';
+import { importKnownSource } from '../datasets/import-request.ts';
+import { findKnownSource } from '../datasets/known-sources.ts';
 import { parseEnv } from '../env.ts';
 import type { AppDeps } from '../http/app-env.ts';
 import { openTestDatabase } from './test-database.ts';
@@ -27,6 +29,12 @@ export async function createTestApp(kind: DatabaseKind, envOverrides: Record<str
     app,
     deps,
     admin,
+    /** Imports the committed Fashion-MNIST test split and returns its dataset id. */
+    async importDemoDataset(): Promise<number> {
+      const source = findKnownSource('fashion-mnist-test');
+      if (!source) throw new Error('the demo data is missing');
+      return (await importKnownSource(deps, source)).dataset.id;
+    },
     /** Uploads bytes as an admin and returns the blob key. */
     async upload(bytes: Uint8Array): Promise<string> {
       const res = await app.request('/api/admin/blobs', { method: 'POST', body: bytes, headers: admin });

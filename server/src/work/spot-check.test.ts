@@ -2,8 +2,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { importKnownSource } from '../datasets/import-request.ts';
-import { knownSources } from '../datasets/known-sources.ts';
 import { results, volunteers, workItems } from '../db/schema.ts';
 import { zooDir } from '../priors/prior-zoo.ts';
 import { SimulatedVolunteer } from '../test/simulated-volunteer.ts';
@@ -16,9 +14,7 @@ describe.each(databaseKinds())('spot-check verification on %s', (kind) => {
 
   beforeAll(async () => {
     t = await createTestApp(kind);
-    const source = knownSources.find((s) => s.id === 'fashion-mnist-test');
-    if (!source) throw new Error('no demo data');
-    const datasetId = (await importKnownSource(t.deps, source)).dataset.id;
+    const datasetId = await t.importDemoDataset();
     const prior = await t.postJson('/api/admin/priors', {
       name: 'resnet-sup',
       onnx: { blob: await t.upload(fs.readFileSync(path.join(zooDir, 'models', 'resnet-sup.onnx'))) },

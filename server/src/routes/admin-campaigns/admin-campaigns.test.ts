@@ -4,8 +4,6 @@ import type { CampaignSummary } from '@coopt/shared';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SHARED_SET_INDEX } from '../../campaigns/create-campaign.ts';
-import { importKnownSource } from '../../datasets/import-request.ts';
-import { knownSources } from '../../datasets/known-sources.ts';
 import { shards } from '../../db/schema.ts';
 import { zooDir } from '../../priors/prior-zoo.ts';
 import { createTestApp } from '../../test/test-app.ts';
@@ -31,9 +29,7 @@ describe.each(databaseKinds())('campaign creation API on %s', (kind) => {
 
   beforeAll(async () => {
     t = await createTestApp(kind);
-    const source = knownSources.find((s) => s.id === 'fashion-mnist-test');
-    if (!source) throw new Error('no demo data');
-    datasetId = (await importKnownSource(t.deps, source)).dataset.id;
+    datasetId = await t.importDemoDataset();
     const onnx = fs.readFileSync(path.join(zooDir, 'op-tests', 'standalone-batchnorm.onnx'));
     const res = await t.postJson('/api/admin/priors', { name: 'bn', onnx: { blob: await t.upload(onnx) } });
     expect(res.status).toBe(201);

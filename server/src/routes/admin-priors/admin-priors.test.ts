@@ -3,8 +3,6 @@ import path from 'node:path';
 import { encodeOnnxModel, type GraphModelJson, loadConvertedModel, withGraphOutput } from '@coopt/shared/converter';
 import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { importKnownSource } from '../../datasets/import-request.ts';
-import { knownSources } from '../../datasets/known-sources.ts';
 import { zooDir } from '../../priors/prior-zoo.ts';
 import { initTfjs, tf } from '../../priors/tfjs-runtime.ts';
 import { createTestApp } from '../../test/test-app.ts';
@@ -41,9 +39,7 @@ describe.each(databaseKinds())('prior registration API on %s', (kind) => {
 
   beforeAll(async () => {
     t = await createTestApp(kind, { COOPT_MAX_MODEL_BYTES: '200000' });
-    const source = knownSources.find((s) => s.id === 'fashion-mnist-test');
-    if (!source) throw new Error('no demo data');
-    await importKnownSource(t.deps, source);
+    await t.importDemoDataset();
   });
   afterAll(() => t.close());
 

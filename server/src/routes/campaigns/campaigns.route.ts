@@ -25,7 +25,7 @@ const CONTENT_TYPE = {
 export const campaignsRoute = createRouter()
   .get('/', async (c) => c.json({ campaigns: await listCampaigns(c.var.deps.database) }))
   .get('/:id', validate('param', idParam), async (c) => {
-    const campaign = (await listCampaigns(c.var.deps.database)).find((x) => x.id === c.req.valid('param').id);
+    const [campaign] = await listCampaigns(c.var.deps.database, c.req.valid('param').id);
     if (!campaign) throw AppError.notFound(`no campaign with id ${c.req.valid('param').id}`);
     return c.json(campaign);
   })

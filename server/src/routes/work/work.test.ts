@@ -4,8 +4,6 @@ import type { WorkAssignment } from '@coopt/shared';
 import { encodeTargets } from '@coopt/shared/math';
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { importKnownSource } from '../../datasets/import-request.ts';
-import { knownSources } from '../../datasets/known-sources.ts';
 import { leases, volunteers } from '../../db/schema.ts';
 import { zooDir } from '../../priors/prior-zoo.ts';
 import { createTestApp } from '../../test/test-app.ts';
@@ -38,9 +36,7 @@ describe.each(databaseKinds())('volunteer work API on %s', (kind) => {
 
   beforeAll(async () => {
     t = await createTestApp(kind);
-    const source = knownSources.find((s) => s.id === 'fashion-mnist-test');
-    if (!source) throw new Error('no demo data');
-    const datasetId = (await importKnownSource(t.deps, source)).dataset.id;
+    const datasetId = await t.importDemoDataset();
     const onnx = fs.readFileSync(path.join(zooDir, 'op-tests', 'tokens-layernorm-head.onnx'));
     const prior = await t.postJson('/api/admin/priors', { name: 'tokens', onnx: { blob: await t.upload(onnx) } });
     const priorId = ((await prior.json()) as { id: number }).id;
