@@ -45,8 +45,23 @@ export const workAssignmentSchema = z.object({
   samplesUrl: z.string(),
   /** Target phase: float32 [featureDim, rowDim] map then [rowDim] bias; y = psi(x) T + b. */
   alignmentUrl: z.string().nullable(),
+  /**
+   * Align phase: prior k's verified features on the shared set and the reference targets S_Y*
+   * (both target codec), and how the fit is split and regularised. The upload is the map T_k as
+   * featureDim rows then the bias as one more row, with row ids 0..featureDim.
+   */
+  align: z
+    .object({
+      featuresUrl: z.string(),
+      referenceUrl: z.string(),
+      splitSeed: z.number().int(),
+      heldOutFraction: z.number(),
+      lambda: z.number(),
+    })
+    .nullable(),
+  /** Rows to upload: the shard's samples, or featureDim + 1 for an align item. */
   sampleCount: z.number().int(),
-  /** Width of every uploaded row: the prior's feature size when scoring, n when targeting. */
+  /** Width of every uploaded row: the prior's feature size when scoring, n when aligning or targeting. */
   rowDim: z.number().int(),
   resultUrl: z.string(),
 });

@@ -12,7 +12,7 @@ export async function campaignStats(database: Database, campaignId: number) {
   const { db } = database;
   const round = await latestRound(database, campaignId);
   if (!round) return null;
-  const phase = async (p: 'score' | 'target') => {
+  const phase = async (p: 'score' | 'align' | 'target') => {
     const [row] = await db
       .select({ total: sql<number>`count(*)`, done: sql<number>`count(*) filter (where ${workItems.status} = 'done')` })
       .from(workItems)
@@ -20,6 +20,7 @@ export async function campaignStats(database: Database, campaignId: number) {
     return { total: Number(row?.total ?? 0), done: Number(row?.done ?? 0) };
   };
   const score = await phase('score');
+  const align = await phase('align');
   const target = await phase('target');
   const activity = rowsOf<{
     active: string | number;
@@ -38,9 +39,10 @@ export async function campaignStats(database: Database, campaignId: number) {
              where w.round_id = ${round.id} and r.created_at > now() - make_interval(secs => ${ACTIVE_SECONDS})
         ) a) as active,
         (select coalesce(sum(r.rows), 0) from ${results} r join ${workItems} w on w.id = r.work_item_id
-           where w.round_id = ${round.id} and r.created_at > now() - interval '60 seconds') as rows_minute,
+           where w.round_id = ${round.id} and w.phase <> 'align'
+             and r.created_at > now() - interval '60 seconds') as rows_minute,
         (select coalesce(sum(r.rows), 0) from ${results} r join ${workItems} w on w.id = r.work_item_id
-           where w.round_id = ${round.id}) as rows_total,
+           where w.round_id = ${round.id} and w.phase <> 'align') as rows_total,
         (select coalesce(sum(r.checked_rows), 0) from ${results} r join ${workItems} w on w.id = r.work_item_id
            where w.round_id = ${round.id}) as checked,
         (select coalesce(sum(r.verify_ms), 0) from ${results} r join ${workItems} w on w.id = r.work_item_id
@@ -68,6 +70,7 @@ export async function campaignStats(database: Database, campaignId: number) {
       inconsistencyAfter: round.inconsistencyAfter,
     },
     scoring: score,
+    aligning: align,
     coverage: {
       shards: target.total,
       targeted: target.done,

@@ -45,7 +45,7 @@ describe.each(databaseKinds())('a round through its score phase on %s', (kind) =
   });
   afterAll(() => t.close());
 
-  it('scores both priors by replicated uploads, picks the more uniform one, aligns the other and opens target work', async () => {
+  it('scores both priors by replicated uploads, picks the more uniform one, has a volunteer align the other (checked by the server) and opens target work', async () => {
     const volunteers = await Promise.all([1, 2, 3].map(() => SimulatedVolunteer.register(t.app)));
     // Two replicas of each of the two score items, from different volunteers.
     let scoreUploads = 0;
@@ -60,6 +60,23 @@ describe.each(databaseKinds())('a round through its score phase on %s', (kind) =
       scoreUploads++;
     }
     expect(scoreUploads).toBe(4);
+    const [scored] = await t.deps.database.db.select().from(rounds);
+    expect(scored?.status).toBe('aligning');
+
+    // The other prior's map is fitted by a volunteer; a wrong map is refused before a right one is taken.
+    const cheat = volunteers[0] as SimulatedVolunteer;
+    const a = await cheat.claim();
+    expect(a?.phase).toBe('align');
+    expect(a?.align).toMatchObject({ heldOutFraction: 0.2 });
+    const honest = await cheat.compute(a as NonNullable<typeof a>);
+    const wrong = { ids: honest.ids, values: honest.values.map((v, i) => (i % 7 === 0 ? v * 1.5 : v)) };
+    expect((await cheat.upload(a as NonNullable<typeof a>, wrong)).status).toBe(201);
+    const [afterCheat] = await t.deps.database.db.select().from(rounds);
+    expect(afterCheat?.status).toBe('aligning');
+    const fixer = volunteers[1] as SimulatedVolunteer;
+    const again = await fixer.claim();
+    expect(again?.phase).toBe('align');
+    expect((await fixer.upload(again as NonNullable<typeof again>, honest)).status).toBe(201);
     const [r] = await t.deps.database.db.select().from(rounds);
     expect(r?.status).toBe('targeting');
 

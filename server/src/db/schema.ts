@@ -186,6 +186,8 @@ export const workItems = pgTable(
     taken: integer('taken').notNull().default(0),
     /** open (needs replicas) -> leased (every replica leased or uploaded) -> done; back to open on expiry or dispute. */
     status: text('status').notNull().default('open'),
+    /** A target item whose targets did not change this round: its result is the one made in that earlier round. */
+    carriedFromRound: integer('carried_from_round'),
     createdAt: createdAt(),
   },
   (t) => [

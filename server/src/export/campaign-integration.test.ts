@@ -16,7 +16,7 @@ import { databaseKinds } from '../test/test-database.ts';
 const COUNT = 2000;
 const MEAN = 0.286;
 const STD = 0.353;
-const PRIORS = ['resnet-sup', 'mobilenet-sup'];
+const PRIORS = ['resnet-sup', 'resnet-weak'];
 
 function firstTestImages(): Uint8Array {
   const source = knownSources.find((s) => s.id === 'fashion-mnist-test');
@@ -214,14 +214,14 @@ describe.each(databaseKinds())('a whole campaign through the HTTP API on %s', (k
       await t.app.request(`/api/campaigns/${campaignId}/rounds/1/targets.safetensors`)
     ).arrayBuffer();
     const res = await t.postJson('/api/admin/priors', {
-      name: 'resnet-weak',
-      onnx: { blob: await t.upload(fs.readFileSync(path.join(zooDir, 'models', 'resnet-weak.onnx'))) },
+      name: 'convnet-random',
+      onnx: { blob: await t.upload(fs.readFileSync(path.join(zooDir, 'models', 'convnet-random.onnx'))) },
       featureTensor: 'features',
       normalization: { pixelScale: 1 / 255, mean: [MEAN], std: [STD] },
     });
-    const weakId = ((await res.json()) as { id: number }).id;
+    const randomId = ((await res.json()) as { id: number }).id;
     expect((await t.postJson(`/api/admin/campaigns/${campaignId}/rounds`, { addPriorIds: [999] })).status).toBe(404);
-    const opened = await t.postJson(`/api/admin/campaigns/${campaignId}/rounds`, { addPriorIds: [weakId] });
+    const opened = await t.postJson(`/api/admin/campaigns/${campaignId}/rounds`, { addPriorIds: [randomId] });
     expect(opened.status).toBe(201);
     expect(await opened.json()).toEqual({ round: 2, priors: 3 });
     const early = await t.postJson(`/api/admin/campaigns/${campaignId}/rounds`, {});
@@ -232,10 +232,27 @@ describe.each(databaseKinds())('a whole campaign through the HTTP API on %s', (k
     const manifest = (await (await t.app.request(`/api/campaigns/${campaignId}/rounds/2/manifest.json`)).json()) as {
       round: number;
       rows: number;
-      priors: unknown[];
+      bestPriorId: number;
+      priors: { id: number; uniformity: number }[];
+      shards: { madeInRound: number }[];
     };
     expect(manifest).toMatchObject({ round: 2, rows: COUNT - 200 });
     expect(manifest.priors).toHaveLength(3);
+    // Only the new prior was scored and aligned. The best prior, and so the reference and every
+    // target, stayed the same: no shard was re-targeted and the merged targets are round 1's.
+    expect(work.map((a) => a.phase).sort()).toEqual(['align', 'score', 'score']);
+    const round1 = (await (await t.app.request(`/api/campaigns/${campaignId}/rounds/1/manifest.json`)).json()) as {
+      bestPriorId: number;
+    };
+    expect(manifest.bestPriorId).toBe(round1.bestPriorId);
+    expect(manifest.shards.every((s) => s.madeInRound === 1)).toBe(true);
+    const targetsOf = async (round: number) =>
+      readSafetensors(
+        new Uint8Array(
+          await (await t.app.request(`/api/campaigns/${campaignId}/rounds/${round}/targets.safetensors`)).arrayBuffer(),
+        ),
+      ).at('targets').bytes;
+    expect(Buffer.compare(Buffer.from(await targetsOf(2)), Buffer.from(await targetsOf(1)))).toBe(0);
     const after = await (
       await t.app.request(`/api/campaigns/${campaignId}/rounds/1/targets.safetensors`)
     ).arrayBuffer();
@@ -247,5 +264,32 @@ describe.each(databaseKinds())('a whole campaign through the HTTP API on %s', (k
       [1, 'complete'],
       [2, 'complete'],
     ]);
+    expect((await t.postJson(`/api/admin/campaigns/${campaignId}/rounds`, { addPriorIds: [randomId] })).status).toBe(
+      422,
+    );
+  });
+
+  it('opens round 3 with a prior more uniform than the rest: it becomes the reference and every shard is re-targeted', async () => {
+    const res = await t.postJson('/api/admin/priors', {
+      name: 'mobilenet-sup',
+      onnx: { blob: await t.upload(fs.readFileSync(path.join(zooDir, 'models', 'mobilenet-sup.onnx'))) },
+      featureTensor: 'features',
+      normalization: { pixelScale: 1 / 255, mean: [MEAN], std: [STD] },
+    });
+    const mobileId = ((await res.json()) as { id: number }).id;
+    expect((await t.postJson(`/api/admin/campaigns/${campaignId}/rounds`, { addPriorIds: [mobileId] })).status).toBe(
+      201,
+    );
+    const work = await workUntilIdle(await Promise.all([1, 2].map(() => SimulatedVolunteer.register(t.app))));
+    const manifest = (await (await t.app.request(`/api/campaigns/${campaignId}/rounds/3/manifest.json`)).json()) as {
+      bestPriorId: number;
+      priors: { id: number; uniformity: number }[];
+      shards: { madeInRound: number }[];
+    };
+    expect(manifest.bestPriorId).toBe(mobileId);
+    // A new reference: the three earlier priors are re-aligned to it and all 3 shards re-targeted, twice each.
+    expect(work.filter((a) => a.phase === 'align')).toHaveLength(3);
+    expect(work.filter((a) => a.phase === 'target')).toHaveLength(6);
+    expect(manifest.shards.every((s) => s.madeInRound === 3)).toBe(true);
   });
 });

@@ -25,6 +25,8 @@ interface Part {
   blobKey: string;
   rows: number;
   priorId: number;
+  /** Set when the shard's targets did not change this round and were made in that earlier round. */
+  carriedFromRound: number | null;
 }
 
 /** Each merged shard's verified upload, decoded when the writer reaches it (never all at once). */
@@ -73,7 +75,12 @@ export async function completeRound(deps: Deps, roundId: number): Promise<boolea
       .orderBy(asc(results.id));
     const first = verified[0];
     if (!first) return false;
-    parts.push({ blobKey: first.blobKey, rows: first.rows, priorId: item.modelId });
+    parts.push({
+      blobKey: first.blobKey,
+      rows: first.rows,
+      priorId: item.modelId,
+      carriedFromRound: item.carriedFromRound,
+    });
     agreement.push(verified.length);
   }
   const n = campaign.targetDim;
@@ -138,7 +145,12 @@ export async function completeRound(deps: Deps, roundId: number): Promise<boolea
         residual: fit?.residual ?? null,
       };
     }),
-    shards: parts.map((p, i) => ({ rows: p.rows, priorId: p.priorId, agreeingReplicas: agreement[i] })),
+    shards: parts.map((p, i) => ({
+      rows: p.rows,
+      priorId: p.priorId,
+      agreeingReplicas: agreement[i],
+      madeInRound: p.carriedFromRound ?? round.number,
+    })),
     files: {
       'targets.safetensors': { size: safetensors.size, sha256: await sha(safetensors.key) },
       'targets.npz': { size: npz.size, sha256: await sha(npz.key) },

@@ -1,14 +1,16 @@
 import type { WorkAssignment } from '@coopt/shared';
 import type { GraphModelJson } from '@coopt/shared/converter';
-import { encodeTargets } from '@coopt/shared/math';
+import { decodeTargets, encodeTargets, solveAlignmentTask } from '@coopt/shared/math';
 import type { Hono } from 'hono';
+import { initTfjs } from '../priors/tfjs-runtime.ts';
 import { runPrior } from '../work/prior-runner.ts';
 
 type App = Pick<Hono, 'request'>;
 
 /**
  * A volunteer in Node: claims work over the real HTTP API, runs the converted prior in TF.js (wasm)
- * on the lease's images, applies the alignment for target work, and uploads with the target codec.
+ * on the lease's images (score and target work, the latter through its alignment), fits T_k for
+ * align work, and uploads with the target codec.
  * It stands in for the browser tab where no browser runs; the e2e specs drive real tabs.
  */
 export class SimulatedVolunteer {
@@ -26,6 +28,10 @@ export class SimulatedVolunteer {
     return { authorization: `Bearer ${this.token}` };
   }
 
+  private get(url: string): Promise<Response> {
+    return Promise.resolve(this.app.request(url, { headers: this.auth }));
+  }
+
   async claim(): Promise<WorkAssignment | null> {
     const res = await this.app.request('/api/work/claim', {
       method: 'POST',
@@ -39,6 +45,13 @@ export class SimulatedVolunteer {
 
   /** Computes the rows an honest volunteer would upload for an assignment. */
   async compute(a: WorkAssignment): Promise<{ ids: Uint32Array; values: Float32Array }> {
+    if (a.align) {
+      const features = decodeTargets(new Uint8Array(await (await this.get(a.align.featuresUrl)).arrayBuffer()));
+      const reference = decodeTargets(new Uint8Array(await (await this.get(a.align.referenceUrl)).arrayBuffer()));
+      await initTfjs();
+      const values = await solveAlignmentTask(features, reference, a.align);
+      return { ids: Uint32Array.from({ length: a.sampleCount }, (_, i) => i), values };
+    }
     const modelJson = (await (await this.app.request(a.prior.modelUrl)).json()) as GraphModelJson;
     const weightData = new Uint8Array(
       await (await this.app.request(a.prior.modelUrl.replace('model.json', 'weights.bin'))).arrayBuffer(),

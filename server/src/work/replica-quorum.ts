@@ -4,7 +4,8 @@ import { decodeTargets } from '@coopt/shared/math';
 import { asc, eq, inArray, sql } from 'drizzle-orm';
 import type { BlobStore } from '../blobs/blob-store.ts';
 import type { Database } from '../db/database.ts';
-import { campaigns, results, rounds, volunteers, workItems } from '../db/schema.ts';
+import { alignments, campaigns, results, rounds, volunteers, workItems } from '../db/schema.ts';
+import { checkAlignmentUpload } from './alignment-check.ts';
 import { spotCheck } from './spot-check.ts';
 import { leaseContext } from './work-assignment.ts';
 
@@ -47,6 +48,7 @@ export async function settleWorkItem(
   if (!row) return 'waiting';
   const uploads = await db.select().from(results).where(eq(results.workItemId, itemId)).orderBy(asc(results.id));
   if (uploads.length < row.item.replicasWanted) return 'waiting';
+  if (row.item.phase === 'align') return settleAlignment(deps, row.item, uploads);
   const policy = row.policy as VerificationPolicy;
   if (policy.kind === 'spot-check') return settleBySpotCheck(deps, row.item, uploads, policy);
   if (policy.kind === 'none') {
@@ -114,6 +116,53 @@ async function settleBySpotCheck(
       .set({ verified: check.passed, checkedRows: check.checkedRows, verifyMs: check.ms })
       .where(eq(results.id, upload.id));
     if (check.passed) {
+      await tx.update(workItems).set({ status: 'done' }).where(eq(workItems.id, item.id));
+    } else {
+      await tx
+        .update(volunteers)
+        .set({ reputation: sql`${volunteers.reputation} * 0.5` })
+        .where(eq(volunteers.id, upload.volunteerId));
+      await tx
+        .update(workItems)
+        .set({ status: 'open', replicasWanted: item.replicasWanted + 1 })
+        .where(eq(workItems.id, item.id));
+    }
+  });
+  return check.passed ? 'done' : 'disputed';
+}
+
+/**
+ * Align items under every policy: the server checks the newest unchecked map against the ridge
+ * problem itself (no replica needed, since the check is exact and costs a few matrix products) and
+ * measures its held-out fit. A passing map becomes the round's T_k; a failing one costs reputation
+ * and reopens the item.
+ */
+async function settleAlignment(
+  deps: { database: Database; blobs: BlobStore },
+  item: typeof workItems.$inferSelect,
+  uploads: (typeof results.$inferSelect)[],
+): Promise<Settlement> {
+  const { db } = deps.database;
+  const upload = uploads.filter((u) => u.verified === null).at(-1);
+  if (!upload?.leaseId) return 'waiting';
+  const ctx = await leaseContext(deps.database, upload.leaseId);
+  if (!ctx) return 'waiting';
+  const check = await checkAlignmentUpload(deps, ctx, upload.blobKey);
+  const mapBlob = check.passed ? await deps.blobs.put(new Uint8Array(check.map.buffer, 0, check.map.byteLength)) : null;
+  await db.transaction(async (tx) => {
+    await tx
+      .update(results)
+      .set({ verified: check.passed, checkedRows: check.checkedRows, verifyMs: check.ms })
+      .where(eq(results.id, upload.id));
+    if (mapBlob) {
+      await tx.insert(alignments).values({
+        roundId: item.roundId,
+        modelId: item.modelId,
+        mapBlobKey: mapBlob.key,
+        isReference: false,
+        heldOutR2: check.heldOutR2,
+        residual: check.residual,
+      });
       await tx.update(workItems).set({ status: 'done' }).where(eq(workItems.id, item.id));
     } else {
       await tx

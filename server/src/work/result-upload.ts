@@ -20,7 +20,8 @@ export interface UploadOutcome {
 
 /**
  * Checks and stores one upload for a lease: the codec's own checks (magic, size, checksum), then
- * the row width, the sample ids (exactly the shard's, in order) and finite values. The same upload
+ * the row width, the row ids (exactly the shard's samples in order, or the map's row numbers for
+ * an align item) and finite values. Credit is one per sample of the shard (or shared set) processed. The same upload
  * twice is one result; a different one for the same work item is refused.
  */
 export async function acceptResult(
@@ -56,12 +57,23 @@ export async function acceptResult(
     throw err;
   }
   if (decoded.dim !== ctx.rowDim) throw bad(`rows have ${decoded.dim} values; this work item needs ${ctx.rowDim}`);
-  const expected = new Int32Array(Uint8Array.from(await deps.blobs.get(ctx.shard.sampleIdsBlobKey)).buffer);
-  if (decoded.ids.length !== expected.length)
-    throw bad(`${decoded.ids.length} rows uploaded; the shard has ${expected.length} samples`);
-  for (let i = 0; i < expected.length; i++) {
-    if (decoded.ids[i] !== expected[i])
-      throw bad(`row ${i} is sample ${decoded.ids[i]}; the shard lists sample ${expected[i]} there`);
+  if (ctx.item.phase === 'align') {
+    // The map's rows are numbered 0..featureDim: T_k's rows, then the bias.
+    if (decoded.ids.length !== ctx.rowCount)
+      throw bad(
+        `${decoded.ids.length} rows uploaded; the map of a ${ctx.rowCount - 1}-feature prior has ${ctx.rowCount}`,
+      );
+    for (let i = 0; i < ctx.rowCount; i++) {
+      if (decoded.ids[i] !== i) throw bad(`map row ${i} is numbered ${decoded.ids[i]}`);
+    }
+  } else {
+    const expected = new Int32Array(Uint8Array.from(await deps.blobs.get(ctx.shard.sampleIdsBlobKey)).buffer);
+    if (decoded.ids.length !== expected.length)
+      throw bad(`${decoded.ids.length} rows uploaded; the shard has ${expected.length} samples`);
+    for (let i = 0; i < expected.length; i++) {
+      if (decoded.ids[i] !== expected[i])
+        throw bad(`row ${i} is sample ${decoded.ids[i]}; the shard lists sample ${expected[i]} there`);
+    }
   }
   const values = decoded.values;
   for (let i = 0; i < values.length; i++) {
@@ -90,7 +102,7 @@ export async function acceptResult(
     await tx.update(leases).set({ active: false, outcome: 'uploaded' }).where(eq(leases.id, ctx.lease.id));
     await tx
       .update(volunteers)
-      .set({ credit: sql`${volunteers.credit} + ${decoded.ids.length}`, lastSeenAt: sql`now()` })
+      .set({ credit: sql`${volunteers.credit} + ${ctx.shard.sampleCount}`, lastSeenAt: sql`now()` })
       .where(eq(volunteers.id, volunteerId));
     return { resultId: row.id, rows: row.rows, duplicate: false };
   });

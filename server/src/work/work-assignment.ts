@@ -1,4 +1,5 @@
 import type { WorkAssignment } from '@coopt/shared';
+import { defaultAlignmentTask } from '@coopt/shared/math';
 import { eq } from 'drizzle-orm';
 import type { Database } from '../db/database.ts';
 import { campaigns, datasets, leases, priorModels, rounds, shards, workItems } from '../db/schema.ts';
@@ -26,10 +27,15 @@ export async function leaseContext(database: Database, leaseId: number) {
     .where(eq(leases.id, leaseId))
     .limit(1);
   if (!row) return null;
-  // Scoring uploads the prior's raw features; targeting uploads n-dimensional targets.
+  // Scoring uploads the prior's raw features; aligning uploads the map T_k and its bias as
+  // featureDim + 1 rows of n; targeting uploads n-dimensional targets for the shard.
   const rowDim = row.item.phase === 'score' ? (row.prior.featureDim ?? 0) : row.campaign.targetDim;
-  return { ...row, rowDim };
+  const rowCount = row.item.phase === 'align' ? (row.prior.featureDim ?? 0) + 1 : row.shard.sampleCount;
+  return { ...row, rowDim, rowCount };
 }
+
+/** A campaign's alignment split and ridge strength: from its seed, so they stay the same across rounds. */
+export const alignmentTaskOf = (campaign: { seed: number }) => defaultAlignmentTask(campaign.seed);
 
 export type LeaseContext = NonNullable<Awaited<ReturnType<typeof leaseContext>>>;
 
@@ -56,7 +62,15 @@ export function toAssignment(ctx: LeaseContext, heartbeatSeconds: number): WorkA
     sampleIdsUrl: `/api/work/leases/${ctx.lease.id}/sample-ids`,
     samplesUrl: `/api/work/leases/${ctx.lease.id}/samples`,
     alignmentUrl: ctx.item.phase === 'target' ? `/api/work/leases/${ctx.lease.id}/alignment` : null,
-    sampleCount: ctx.shard.sampleCount,
+    align:
+      ctx.item.phase === 'align'
+        ? {
+            featuresUrl: `/api/work/leases/${ctx.lease.id}/features`,
+            referenceUrl: `/api/work/leases/${ctx.lease.id}/reference`,
+            ...alignmentTaskOf(ctx.campaign),
+          }
+        : null,
+    sampleCount: ctx.rowCount,
     rowDim: ctx.rowDim,
     resultUrl: `/api/work/leases/${ctx.lease.id}/result`,
   };

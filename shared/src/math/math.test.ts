@@ -1,6 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  ALIGNMENT_RESIDUAL_TOLERANCE,
+  alignmentSplit,
+  checkAlignmentTask,
+  defaultAlignmentTask,
+  solveAlignmentTask,
+} from './alignment-task.ts';
 import { inconsistency64, type Matrix, predict64, r2_64, ridge64, uniformity64 } from './float64-reference.ts';
 import { globalInconsistency, projectionDirections } from './inconsistency.ts';
 import { randomProjection } from './random-projection.ts';
@@ -93,6 +100,55 @@ describe('ridge alignment (CoOpt step 4)', () => {
     const ref = r2_64(held.y, predict64(held.f, ridge64(train.f, train.y, 1e-6)));
     expect(r2).toBeCloseTo(ref, 4);
     expect(r2).toBeGreaterThan(0.99);
+  });
+});
+
+describe('an align work item (CoOpt step 4 on a volunteer, checked by the server)', () => {
+  const rows = 300;
+  const f = randomMatrix(rows, 20, 30);
+  const y = predict64(f, { weights: randomMatrix(20, 6, 31), bias: [1, -2, 0.5, 0, 3, -1] }).map((r, i) =>
+    r.map((v, j) => v + Math.sin(i * 7 + j) * 0.3),
+  );
+  const ids = Uint32Array.from({ length: rows }, (_, i) => 1000 + i);
+  const batch = (m: Matrix) => ({ ids, dim: (m[0] as number[]).length, values: Float32Array.from(m.flat()) });
+  const task = defaultAlignmentTask(77);
+
+  it('splits the shared set the same way every time, into disjoint fit and held-out rows', () => {
+    const a = alignmentSplit(rows, task);
+    expect(alignmentSplit(rows, task)).toEqual(a);
+    expect(a.heldOut.length).toBe(60);
+    expect(new Set([...a.fit, ...a.heldOut]).size).toBe(rows);
+  });
+
+  it('fits on the fit rows only, like the float64 ridge, and the server check passes it', async () => {
+    const map = await solveAlignmentTask(batch(f), batch(y), task);
+    expect(map.length).toBe(21 * 6);
+    const split = alignmentSplit(rows, task);
+    const pick = (m: Matrix, at: Int32Array) => Array.from(at, (i) => m[i] as number[]);
+    const ref = ridge64(pick(f, split.fit), pick(y, split.fit), task.lambda);
+    const scale = Math.max(...ref.weights.flat().map(Math.abs));
+    for (let i = 0; i < 20 * 6; i++) {
+      expect(Math.abs((map[i] as number) - (ref.weights.flat()[i] as number)) / scale).toBeLessThan(1e-3);
+    }
+    const check = await checkAlignmentTask(batch(f), batch(y), task, map);
+    expect(check.residual).toBeLessThan(ALIGNMENT_RESIDUAL_TOLERANCE / 10);
+    const heldRef = r2_64(pick(y, split.heldOut), predict64(pick(f, split.heldOut), ref));
+    expect(check.heldOutR2).toBeCloseTo(heldRef, 3);
+  });
+
+  it('exposes a map that is not the ridge solution: a nudged weight or a wrong bias', async () => {
+    const map = await solveAlignmentTask(batch(f), batch(y), task);
+    const nudged = map.slice();
+    nudged[5] = (nudged[5] as number) + 0.05;
+    expect((await checkAlignmentTask(batch(f), batch(y), task, nudged)).residual).toBeGreaterThan(
+      ALIGNMENT_RESIDUAL_TOLERANCE,
+    );
+    const biased = map.slice();
+    biased[20 * 6] = (biased[20 * 6] as number) + 0.5;
+    expect((await checkAlignmentTask(batch(f), batch(y), task, biased)).residual).toBeGreaterThan(
+      ALIGNMENT_RESIDUAL_TOLERANCE,
+    );
+    await expect(checkAlignmentTask(batch(f), batch(y), task, map.subarray(6))).rejects.toThrow(/\[21, 6\]/);
   });
 });
 

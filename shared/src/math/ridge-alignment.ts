@@ -10,6 +10,9 @@ export interface AlignmentFit {
   relativeResidual: number;
 }
 
+/** Ridge strength relative to the mean feature variance, unless a fit says otherwise. */
+export const DEFAULT_RIDGE_LAMBDA = 1e-3;
+
 export interface AlignmentOptions {
   /** Ridge strength relative to the mean feature variance (scale-free). */
   lambda?: number;
@@ -32,24 +35,9 @@ export async function fitAlignment(
   if (targets.shape[0] !== m) throw new Error(`features have ${m} rows but targets have ${targets.shape[0]}`);
   const tolerance = options.tolerance ?? 1e-5;
   const maxIterations = options.maxIterations ?? Math.max(50, 3 * l);
-  const lambdaRel = options.lambda ?? 1e-3;
+  const lambdaRel = options.lambda ?? DEFAULT_RIDGE_LAMBDA;
 
-  const { a, b, meanF, meanY, diag } = tf.tidy(() => {
-    const meanF = tf.mean(features, 0);
-    const meanY = tf.mean(targets, 0);
-    const fc = tf.sub(features, meanF);
-    const yc = tf.sub(targets, meanY);
-    const gram = tf.matMul(fc, fc, true, false);
-    const lambda = tf.mul(tf.mean(tf.sum(tf.square(fc), 0)), lambdaRel);
-    const a = tf.add(gram, tf.mul(tf.eye(l), lambda)) as tf.Tensor2D;
-    return {
-      a,
-      b: tf.matMul(fc, yc, true, false) as tf.Tensor2D,
-      meanF,
-      meanY,
-      diag: tf.reshape(tf.add(tf.sum(tf.mul(gram, tf.eye(l)), 1), lambda), [l, 1]),
-    };
-  });
+  const { a, b, meanF, meanY, diag } = normalEquations(features, targets, lambdaRel);
   const bNorm = (await tf.tidy(() => tf.sqrt(tf.sum(tf.square(b), 0))).data()) as Float32Array;
 
   let x: tf.Tensor = tf.zerosLike(b);
@@ -87,6 +75,56 @@ export async function fitAlignment(
   const relativeResidual = ((await residual.data()) as Float32Array)[0] as number;
   tf.dispose([a, b, meanF, meanY, diag, residual]);
   return { weights: x as tf.Tensor2D, bias, iterations, relativeResidual };
+}
+
+/**
+ * The centred normal equations of the ridge fit: A = Fc^T Fc + lambda I, B = Fc^T Yc, with
+ * lambda relative to the mean feature variance, and the column means that give back the bias.
+ */
+function normalEquations(features: tf.Tensor2D, targets: tf.Tensor2D, lambdaRel: number) {
+  const l = features.shape[1];
+  return tf.tidy(() => {
+    const meanF = tf.mean(features, 0);
+    const meanY = tf.mean(targets, 0);
+    const fc = tf.sub(features, meanF);
+    const yc = tf.sub(targets, meanY);
+    const gram = tf.matMul(fc, fc, true, false);
+    const lambda = tf.mul(tf.mean(tf.sum(tf.square(fc), 0)), lambdaRel);
+    const a = tf.add(gram, tf.mul(tf.eye(l), lambda)) as tf.Tensor2D;
+    return {
+      a,
+      b: tf.matMul(fc, yc, true, false) as tf.Tensor2D,
+      meanF,
+      meanY,
+      diag: tf.reshape(tf.add(tf.sum(tf.mul(gram, tf.eye(l)), 1), lambda), [l, 1]),
+    };
+  });
+}
+
+/**
+ * How far a given map is from the ridge solution on these rows, without solving anything:
+ * ||A T - B||_F / ||B||_F for the weights, plus ||b - (mean(Y) - mean(F) T)|| over the targets'
+ * root-mean-square spread for the bias (taken as the larger). A few matrix products, so checking a volunteer's fit costs a small
+ * fraction of computing it.
+ */
+export function alignmentResidual(
+  features: tf.Tensor2D,
+  targets: tf.Tensor2D,
+  fit: Pick<AlignmentFit, 'weights' | 'bias'>,
+  lambda = DEFAULT_RIDGE_LAMBDA,
+): tf.Scalar {
+  const l = features.shape[1];
+  const eq = normalEquations(features, targets, lambda);
+  return tf.tidy(() => {
+    const weights = tf.div(tf.norm(tf.sub(tf.matMul(eq.a, fit.weights), eq.b)), tf.maximum(tf.norm(eq.b), 1e-30));
+    const expectedBias = tf.sub(eq.meanY, tf.squeeze(tf.matMul(tf.reshape(eq.meanF, [1, l]), fit.weights)));
+    // The bias error is measured against the targets' spread, which never vanishes the way a mean can.
+    const spread = tf.sqrt(tf.div(tf.sum(tf.square(tf.sub(targets, eq.meanY))), features.shape[0]));
+    const bias = tf.div(tf.norm(tf.sub(fit.bias, expectedBias)), tf.maximum(spread, 1e-30));
+    const out = tf.maximum(weights, bias) as tf.Scalar;
+    tf.dispose([eq.a, eq.b, eq.meanF, eq.meanY, eq.diag]);
+    return out;
+  });
 }
 
 function worstRatio(r: Float32Array, b: Float32Array): number {

@@ -4,7 +4,7 @@ import { and, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { advanceRound } from '../../campaigns/round-advancer.ts';
 import { readSamplesByIds } from '../../datasets/dataset-samples.ts';
-import { alignments } from '../../db/schema.ts';
+import { alignments, priorScores } from '../../db/schema.ts';
 import { completeRound } from '../../export/round-export.ts';
 import { createRouter } from '../../http/app-env.ts';
 import { AppError } from '../../http/app-error.ts';
@@ -75,19 +75,37 @@ export const workRoute = createRouter()
     const bytes = await c.var.deps.blobs.get(row.mapBlobKey);
     return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/octet-stream' });
   })
+  .get('/leases/:id/features', validate('param', leaseParam), async (c) => {
+    const ctx = await ownLease(c, c.req.valid('param').id);
+    const [row] = await c.var.deps.database.db
+      .select()
+      .from(priorScores)
+      .where(and(eq(priorScores.roundId, ctx.round.id), eq(priorScores.modelId, ctx.prior.id)))
+      .limit(1);
+    if (!row || ctx.item.phase !== 'align') throw AppError.notFound('this work item has no features to align');
+    const bytes = await c.var.deps.blobs.get(row.featuresBlobKey);
+    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/octet-stream' });
+  })
+  .get('/leases/:id/reference', validate('param', leaseParam), async (c) => {
+    const ctx = await ownLease(c, c.req.valid('param').id);
+    if (!ctx.round.referenceBlobKey || ctx.item.phase !== 'align')
+      throw AppError.notFound('this work item has no reference targets');
+    const bytes = await c.var.deps.blobs.get(ctx.round.referenceBlobKey);
+    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/octet-stream' });
+  })
   .put('/leases/:id/result', validate('param', leaseParam), async (c) => {
     const ctx = await ownLease(c, c.req.valid('param').id);
-    const limit = Math.max(encodedTargetBytes(ctx.shard.sampleCount, ctx.rowDim, 'float32'), 64);
+    const limit = Math.max(encodedTargetBytes(ctx.rowCount, ctx.rowDim, 'float32'), 64);
     const declared = Number(c.req.header('content-length') ?? Number.NaN);
     if (Number.isFinite(declared) && declared > limit) throw AppError.payloadTooLarge(limit);
     const body = new Uint8Array(await c.req.arrayBuffer());
     if (body.length > limit) throw AppError.payloadTooLarge(limit);
     const outcome = await acceptResult(c.var.deps, ctx, c.var.volunteer.id, body);
     if (!outcome.duplicate && (await settleWorkItem(c.var.deps, ctx.item.id)) === 'done') {
-      // The last settled score item moves the round to its reference, alignment and target phases;
-      // the last settled shard completes it and writes the export.
-      if (ctx.item.phase === 'score') await advanceRound(c.var.deps, ctx.round.id);
-      else await completeRound(c.var.deps, ctx.round.id);
+      // The last settled score item publishes the reference and opens the align items; the last
+      // map opens the target items; the last settled shard completes the round and writes the export.
+      if (ctx.item.phase === 'target') await completeRound(c.var.deps, ctx.round.id);
+      else await advanceRound(c.var.deps, ctx.round.id);
     }
     return c.json(outcome, outcome.duplicate ? 200 : 201);
   });
