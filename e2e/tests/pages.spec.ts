@@ -68,6 +68,28 @@ describe('every page loads in real Chromium against the real server', () => {
     expect(errors.filter((e) => !e.includes('403'))).toEqual([]);
   });
 
+  it('admin creates a campaign in the UI by uploading an ONNX file: a clash is named, then conversion and verification are shown', async () => {
+    const admin = new AdminPage(page, server.url);
+    await admin.open();
+    await admin.signIn(server.adminToken);
+    await admin.campaignRows().first().waitFor();
+    const onnx = path.resolve(import.meta.dirname, '../../zoo/models/convnet-random.onnx');
+    // The zoo already registered this model under its own name: the server says so.
+    expect(await admin.uploadPrior(onnx, 'convnet-random')).toContain('already exists');
+    const verdict = await admin.uploadPrior(onnx, 'convnet-uploaded');
+    expect(verdict).toMatch(/^convnet-uploaded: 128 features; matches onnxruntime to \d\.\de-\d+ on 8 images\.$/);
+    await admin.createCampaign({ name: 'from-the-ui', shardSize: 2000, sharedSetSize: 200, targetDim: 32 });
+    await admin.campaignRows().filter({ hasText: 'from-the-ui' }).waitFor();
+    // The new campaign opens in the live view, waiting for its single prior to be scored.
+    await admin.liveView().getByText('Shards are handed out once every prior is scored (0/1)').waitFor();
+    const created = (await (await fetch(`${server.url}/api/campaigns`)).json()) as {
+      campaigns: { name: string; priorIds: number[]; shards: number }[];
+    };
+    expect(created.campaigns.find((c) => c.name === 'from-the-ui')).toMatchObject({ shards: 5 });
+    await screenshot(page, 'admin-new-campaign');
+    expect(errors.filter((e) => !e.includes('409'))).toEqual([]);
+  });
+
   it('researcher page: lists the source datasets', async () => {
     const researcher = new ResearcherPage(page, server.url);
     await researcher.open();

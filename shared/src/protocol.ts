@@ -8,6 +8,10 @@ export const claimRequestSchema = z.object({
     .max(4),
   /** The largest model download the device accepts, in bytes. */
   maxModelBytes: z.number().int().positive().optional(),
+  /** Only work on these priors, e.g. the ones this device has cached. */
+  priorIds: z.array(z.number().int().positive()).min(1).max(64).optional(),
+  /** Only work for this campaign (a volunteer may back one project). */
+  campaignId: z.number().int().positive().optional(),
 });
 export type ClaimRequest = z.infer<typeof claimRequestSchema>;
 
@@ -24,7 +28,14 @@ export const workAssignmentSchema = z.object({
   round: z.number().int(),
   prior: z.object({
     id: z.number().int(),
+    name: z.string(),
     modelUrl: z.string(),
+    weightsUrl: z.string(),
+    /** SHA-256 (hex) of model.json and of weights.bin, so a cached copy can be checked. */
+    modelSha256: z.string(),
+    weightsSha256: z.string(),
+    /** Download size of both files. */
+    modelBytes: z.number().int(),
     featureDim: z.number().int(),
     inputHeight: z.number().int(),
     inputWidth: z.number().int(),

@@ -21,11 +21,21 @@ export async function campaignStats(database: Database, campaignId: number) {
   };
   const score = await phase('score');
   const align = await phase('align');
+  // One character per shard, in shard order, for the dashboard's coverage map:
+  // o open, l leased, d done (targets verified).
+  const [cells] = rowsOf<{ cells: string | null }>(
+    await db.execute(sql`
+      select string_agg(left(w.status, 1), '' order by s.index) as cells
+      from ${workItems} w join shards s on s.id = w.shard_id
+      where w.round_id = ${round.id} and w.phase = 'target'`),
+  );
   const target = await phase('target');
   const activity = rowsOf<{
     active: string | number;
     rows_minute: string | number;
     rows_total: string | number;
+    leases_active: string | number;
+    leases_expired: string | number;
     checked: string | number;
     verify_ms: string | number;
   }>(
@@ -43,6 +53,10 @@ export async function campaignStats(database: Database, campaignId: number) {
              and r.created_at > now() - interval '60 seconds') as rows_minute,
         (select coalesce(sum(r.rows), 0) from ${results} r join ${workItems} w on w.id = r.work_item_id
            where w.round_id = ${round.id} and w.phase <> 'align') as rows_total,
+        (select count(*) from ${leases} l join ${workItems} w on w.id = l.work_item_id
+           where w.round_id = ${round.id} and l.active) as leases_active,
+        (select count(*) from ${leases} l join ${workItems} w on w.id = l.work_item_id
+           where w.round_id = ${round.id} and l.outcome = 'expired') as leases_expired,
         (select coalesce(sum(r.checked_rows), 0) from ${results} r join ${workItems} w on w.id = r.work_item_id
            where w.round_id = ${round.id}) as checked,
         (select coalesce(sum(r.verify_ms), 0) from ${results} r join ${workItems} w on w.id = r.work_item_id
@@ -75,8 +89,11 @@ export async function campaignStats(database: Database, campaignId: number) {
       shards: target.total,
       targeted: target.done,
       fraction: target.total > 0 ? target.done / target.total : 0,
+      cells: cells?.cells ?? '',
     },
     volunteers: { active: Number(activity?.active ?? 0) },
+    /** Leases held now, and leases that ran out (their work went back to the pool). */
+    leases: { active: Number(activity?.leases_active ?? 0), expired: Number(activity?.leases_expired ?? 0) },
     throughput: { rowsLastMinute: Number(activity?.rows_minute ?? 0), rowsTotal: Number(activity?.rows_total ?? 0) },
     /** The extra compute verification costs: rows the server recomputed (spot checks) and their time. */
     verification: {

@@ -20,7 +20,7 @@ const codeForStatus: Partial<Record<number, ErrorCode>> = {
   415: ErrorCode.UnsupportedMediaType,
 };
 
-function classify(err: unknown): { status: ContentfulStatusCode; code: ErrorCode; message: string } | null {
+export function classify(err: unknown): { status: ContentfulStatusCode; code: ErrorCode; message: string } | null {
   if (err instanceof AppError) return { status: err.status, code: err.code, message: err.message };
   if (err instanceof DatasetFileError) return { status: 422, code: ErrorCode.BadDatasetFile, message: err.message };
   if (err instanceof DatasetExistsError || err instanceof PriorExistsError || err instanceof CampaignExistsError) {

@@ -53,9 +53,7 @@ export class SimulatedVolunteer {
       return { ids: Uint32Array.from({ length: a.sampleCount }, (_, i) => i), values };
     }
     const modelJson = (await (await this.app.request(a.prior.modelUrl)).json()) as GraphModelJson;
-    const weightData = new Uint8Array(
-      await (await this.app.request(a.prior.modelUrl.replace('model.json', 'weights.bin'))).arrayBuffer(),
-    );
+    const weightData = new Uint8Array(await (await this.app.request(a.prior.weightsUrl)).arrayBuffer());
     const ids = Uint32Array.from(
       new Int32Array(await (await this.app.request(a.sampleIdsUrl, { headers: this.auth })).arrayBuffer()),
     );

@@ -25,3 +25,22 @@ export async function volunteerForToken(database: Database, token: string): Prom
     .limit(1);
   return row ?? null;
 }
+
+/** What a volunteer's own tab shows: credit (samples processed), reputation and accepted results. */
+export async function volunteerSummary(database: Database, id: string) {
+  const [row] = await database.db
+    .select({
+      credit: volunteers.credit,
+      reputation: volunteers.reputation,
+      results: sql<number>`(select count(*) from results r where r.volunteer_id = ${id})`,
+    })
+    .from(volunteers)
+    .where(eq(volunteers.id, id))
+    .limit(1);
+  return {
+    volunteerId: id,
+    credit: row?.credit ?? 0,
+    reputation: row?.reputation ?? 1,
+    results: Number(row?.results ?? 0),
+  };
+}

@@ -37,7 +37,7 @@ export async function expireLeases(database: Database): Promise<number> {
  * a row changed after the statement began, Postgres re-checks `taken < replicas_wanted` on its
  * newest version before locking it, so no item is ever handed out more often than its policy
  * allows. A volunteer never gets the same item twice (replicas must be independent), and a device
- * is offered only priors whose model it can hold. Expired leases are swept when nothing is free.
+ * is offered only priors whose model it can hold (and, if it names them, only those priors or that campaign). Expired leases are swept when nothing is free.
  */
 export async function claimWork(
   database: Database,
@@ -67,6 +67,9 @@ async function tryClaim(
   after: number,
 ): Promise<LeaseGrant | null> {
   const maxBytes = caps.maxModelBytes ?? null;
+  // A Postgres array literal, so the statement keeps one parameter however many priors are listed.
+  const priors = caps.priorIds ? `{${caps.priorIds.join(',')}}` : null;
+  const campaignId = caps.campaignId ?? null;
   // One statement, so one round trip and atomic without an explicit transaction: pick and lock a
   // row, bump its counter (re-checked on its newest version), and insert the lease.
   const [row] = rowsOf<{ id: number; work_item_id: number; expires_at: string | Date }>(
@@ -81,6 +84,8 @@ async function tryClaim(
             and wi.id > ${after}
             and wi.taken < wi.replicas_wanted
             and (${maxBytes}::bigint is null or coalesce(pm.model_bytes, 0) <= ${maxBytes}::bigint)
+            and (${priors}::int[] is null or wi.model_id = any(${priors}::int[]))
+            and (${campaignId}::int is null or wi.round_id in (select r.id from rounds r where r.campaign_id = ${campaignId}::int))
             and not exists (select 1 from leases l where l.work_item_id = wi.id and l.volunteer_id = ${volunteerId} and (l.active or l.outcome = 'uploaded'))
             and not exists (select 1 from results r where r.work_item_id = wi.id and r.volunteer_id = ${volunteerId})
           order by wi.id

@@ -49,7 +49,13 @@ export function toAssignment(ctx: LeaseContext, heartbeatSeconds: number): WorkA
     round: ctx.round.number,
     prior: {
       id: ctx.prior.id,
+      name: ctx.prior.name,
       modelUrl: `/api/priors/${ctx.prior.id}/model.json`,
+      weightsUrl: `/api/priors/${ctx.prior.id}/weights.bin`,
+      // Blob keys are the SHA-256 of their content.
+      modelSha256: ctx.prior.graphModelBlobKey ?? '',
+      weightsSha256: ctx.prior.weightsBlobKey ?? '',
+      modelBytes: ctx.prior.modelBytes ?? 0,
       featureDim: ctx.prior.featureDim ?? 0,
       ...priorInputMeta(ctx.prior),
     },

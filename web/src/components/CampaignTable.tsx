@@ -1,6 +1,14 @@
 import type { CampaignSummary } from '@coopt/shared';
 
-export function CampaignTable({ campaigns }: { campaigns: CampaignSummary[] }) {
+export function CampaignTable({
+  campaigns,
+  selected,
+  onSelect,
+}: {
+  campaigns: CampaignSummary[];
+  selected?: number | null;
+  onSelect?: (c: CampaignSummary) => void;
+}) {
   if (campaigns.length === 0) return <p className="muted">No campaigns yet.</p>;
   return (
     <table className="table" data-testid="campaign-table">
@@ -17,7 +25,11 @@ export function CampaignTable({ campaigns }: { campaigns: CampaignSummary[] }) {
       </thead>
       <tbody>
         {campaigns.map((c) => (
-          <tr key={c.id}>
+          <tr
+            key={c.id}
+            className={`${onSelect ? 'clickable' : ''} ${selected === c.id ? 'selected' : ''}`}
+            onClick={() => onSelect?.(c)}
+          >
             <td className="strong">{c.name}</td>
             <td className="num">{c.priorIds.length}</td>
             <td className="num">

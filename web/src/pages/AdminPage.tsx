@@ -1,7 +1,9 @@
 import { useState } from 'react';
 import { adminApi, unwrap } from '../api-client.ts';
+import { CampaignLive } from '../components/CampaignLive.tsx';
 import { CampaignTable } from '../components/CampaignTable.tsx';
 import { DatasetTable } from '../components/DatasetTable.tsx';
+import { NewCampaignForm } from '../components/NewCampaignForm.tsx';
 import { PriorTable } from '../components/PriorTable.tsx';
 import { useAsync } from '../use-async.ts';
 
@@ -12,6 +14,8 @@ export function AdminPage() {
   const [draft, setDraft] = useState('');
   const [busy, setBusy] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
+  const [creating, setCreating] = useState(false);
+  const [selected, setSelected] = useState<{ id: number; name: string } | null>(null);
 
   const client = adminApi(token);
   const data = useAsync(async () => {
@@ -29,6 +33,10 @@ export function AdminPage() {
       campaigns: campaigns.campaigns,
     };
   }, [token]);
+
+  // The chosen campaign, else the newest one.
+  const newest = data.data?.campaigns.at(-1);
+  const shown = selected ?? (newest ? { id: newest.id, name: newest.name } : null);
 
   const signIn = (t: string) => {
     sessionStorage.setItem(TOKEN_KEY, t);
@@ -116,14 +124,45 @@ export function AdminPage() {
         <h2>Prior models</h2>
         {data.data && <PriorTable priors={data.data.priors} />}
         <p className="muted">
-          Add one with <code>pnpm coopt prior add --name NAME --onnx FILE</code>; it is converted to TF.js and checked
-          against onnxruntime on dataset images first.
+          Add one from an ONNX file under <em>New campaign</em>, or with{' '}
+          <code>pnpm coopt prior add --name NAME --onnx FILE</code>; it is converted to TF.js and checked against
+          onnxruntime on dataset images first.
         </p>
       </section>
       <section className="card">
-        <h2>Campaigns</h2>
-        {data.data && <CampaignTable campaigns={data.data.campaigns} />}
+        <div className="row spread">
+          <h2>Campaigns</h2>
+          <button type="button" onClick={() => setCreating(!creating)}>
+            {creating ? 'Close' : 'New campaign'}
+          </button>
+        </div>
+        {creating && data.data && (
+          <NewCampaignForm
+            token={token}
+            datasets={data.data.datasets}
+            priors={data.data.priors}
+            onCreated={(c) => {
+              setCreating(false);
+              setSelected({ id: c.id, name: c.name });
+              setNotice(`Campaign ${c.name} created with ${c.shards} shards; volunteers can start.`);
+              data.reload();
+            }}
+          />
+        )}
+        {data.data && (
+          <CampaignTable
+            campaigns={data.data.campaigns}
+            selected={shown?.id ?? null}
+            onSelect={(c) => setSelected({ id: c.id, name: c.name })}
+          />
+        )}
       </section>
+      {shown && (
+        <section className="card">
+          <h2>Live: {shown.name}</h2>
+          <CampaignLive campaignId={shown.id} name={shown.name} />
+        </section>
+      )}
     </>
   );
 }

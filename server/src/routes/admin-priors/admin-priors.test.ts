@@ -110,6 +110,30 @@ describe.each(databaseKinds())('prior registration API on %s', (kind) => {
     expect(list.priors.map((p) => p.name)).toEqual(['fire']);
   });
 
+  it('streams conversion and verification progress as NDJSON, ending in the prior or the named error', async () => {
+    const lines = async (body: unknown) => {
+      const res = await t.postJson('/api/admin/priors/stream', body);
+      expect(res.headers.get('content-type')).toContain('application/x-ndjson');
+      return (await res.text())
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { type: string; phase?: string; status?: number; prior?: { name: string } });
+    };
+    const ok = await lines({ name: 'shuffle-streamed', onnx: { blob: await upload(opTest('channel-shuffle')) } });
+    expect(ok.filter((l) => l.type === 'progress').map((l) => l.phase)).toEqual(
+      expect.arrayContaining(['convert', 'verify', 'store']),
+    );
+    expect(ok.at(-1)).toMatchObject({ type: 'done', prior: { name: 'shuffle-streamed' } });
+    const bad = await lines({ name: 'roi-streamed', onnx: { blob: await upload(unsupportedOpModel()) } });
+    expect(bad.at(-1)).toMatchObject({
+      type: 'error',
+      status: 422,
+      error: { code: 'bad_model', message: 'unsupported op RoiAlign (node "roi_align_1")' },
+    });
+    const invalid = await t.postJson('/api/admin/priors/stream', { name: 'Bad Name' });
+    expect(invalid.status).toBe(400);
+  });
+
   it('validates the request: token, names, unknown blobs, duplicate names', async () => {
     const noToken = await t.app.request('/api/admin/priors', { method: 'POST', body: '{}' });
     expect(noToken.status).toBe(401);

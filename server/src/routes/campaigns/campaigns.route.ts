@@ -1,9 +1,9 @@
 import { Readable } from 'node:stream';
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, eq, inArray } from 'drizzle-orm';
 import { z } from 'zod';
 import { campaignStats } from '../../campaigns/campaign-stats.ts';
 import { listCampaigns } from '../../campaigns/create-campaign.ts';
-import { roundExports, rounds } from '../../db/schema.ts';
+import { alignments, roundExports, rounds, trainingRuns } from '../../db/schema.ts';
 import { createRouter } from '../../http/app-env.ts';
 import { AppError } from '../../http/app-error.ts';
 import { parseByteRange } from '../../http/byte-range.ts';
@@ -14,6 +14,11 @@ const exportParam = z.object({
   id: z.coerce.number().int().positive(),
   round: z.coerce.number().int().positive(),
   file: z.enum(['targets.npz', 'targets.safetensors', 'manifest.json']),
+});
+const alignmentParam = z.object({
+  id: z.coerce.number().int().positive(),
+  round: z.coerce.number().int().positive(),
+  prior: z.coerce.number().int().positive(),
 });
 const FORMAT = { 'targets.npz': 'npz', 'targets.safetensors': 'safetensors', 'manifest.json': 'manifest' } as const;
 const CONTENT_TYPE = {
@@ -35,19 +40,63 @@ export const campaignsRoute = createRouter()
     return c.json(stats);
   })
   .get('/:id/rounds', validate('param', idParam), async (c) => {
-    const list = await c.var.deps.database.db
-      .select({ number: rounds.number, status: rounds.status, bestModelId: rounds.bestModelId })
+    const { db } = c.var.deps.database;
+    const list = await db
+      .select({
+        id: rounds.id,
+        number: rounds.number,
+        status: rounds.status,
+        bestModelId: rounds.bestModelId,
+        inconsistencyBefore: rounds.inconsistencyBefore,
+        inconsistencyAfter: rounds.inconsistencyAfter,
+      })
       .from(rounds)
       .where(eq(rounds.campaignId, c.req.valid('param').id))
       .orderBy(asc(rounds.number));
+    const runs =
+      list.length > 0
+        ? await db
+            .select({
+              id: trainingRuns.id,
+              roundId: trainingRuns.roundId,
+              status: trainingRuns.status,
+              metrics: trainingRuns.metrics,
+            })
+            .from(trainingRuns)
+            .where(
+              inArray(
+                trainingRuns.roundId,
+                list.map((r) => r.id),
+              ),
+            )
+            .orderBy(asc(trainingRuns.id))
+        : [];
     return c.json({
-      rounds: list.map((r) => ({
+      rounds: list.map(({ id: roundId, ...r }) => ({
         ...r,
+        trainingRuns: runs
+          .filter((t) => t.roundId === roundId)
+          .map((t) => ({ id: t.id, status: t.status, metrics: (t.metrics ?? null) as Record<string, unknown> | null })),
         downloads:
           r.status === 'complete'
             ? Object.keys(FORMAT).map((f) => `/api/campaigns/${c.req.valid('param').id}/rounds/${r.number}/${f}`)
             : [],
       })),
+    });
+  })
+  .get('/:id/rounds/:round/alignments/:prior', validate('param', alignmentParam), async (c) => {
+    const { id, round, prior } = c.req.valid('param');
+    const [row] = await c.var.deps.database.db
+      .select({ blobKey: alignments.mapBlobKey })
+      .from(alignments)
+      .innerJoin(rounds, eq(rounds.id, alignments.roundId))
+      .where(and(eq(rounds.campaignId, id), eq(rounds.number, round), eq(alignments.modelId, prior)))
+      .limit(1);
+    if (!row) throw AppError.notFound(`round ${round} of campaign ${id} has no alignment for prior ${prior}`);
+    const bytes = await c.var.deps.blobs.get(row.blobKey);
+    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
+      'content-type': 'application/octet-stream',
+      'content-disposition': `attachment; filename="campaign-${id}-round-${round}-prior-${prior}-map.f32"`,
     });
   })
   .get('/:id/rounds/:round/:file', validate('param', exportParam), async (c) => {

@@ -1,12 +1,14 @@
+import { createHash } from 'node:crypto';
 import { claimRequestSchema, ErrorCode } from '@coopt/shared';
 import { encodedTargetBytes } from '@coopt/shared/math';
 import { and, eq } from 'drizzle-orm';
+import type { Context } from 'hono';
 import { z } from 'zod';
 import { advanceRound } from '../../campaigns/round-advancer.ts';
 import { readSamplesByIds } from '../../datasets/dataset-samples.ts';
 import { alignments, priorScores } from '../../db/schema.ts';
 import { completeRound } from '../../export/round-export.ts';
-import { createRouter } from '../../http/app-env.ts';
+import { type AppEnv, createRouter } from '../../http/app-env.ts';
 import { AppError } from '../../http/app-error.ts';
 import { validate } from '../../http/validate.ts';
 import { requireVolunteer } from '../../http/volunteer-auth.ts';
@@ -27,6 +29,15 @@ async function ownLease(
   if (ctx.lease.volunteerId !== c.var.volunteer.id)
     throw new AppError(403, ErrorCode.Forbidden, 'this lease belongs to another volunteer');
   return ctx;
+}
+
+/** A blob as the response body; its key is its SHA-256, which the volunteer's cache checks. */
+async function blobBody(c: Context<AppEnv>, key: string) {
+  const bytes = await c.var.deps.blobs.get(key);
+  return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
+    'content-type': 'application/octet-stream',
+    'x-coopt-sha256': key,
+  });
 }
 
 export const workRoute = createRouter()
@@ -52,8 +63,7 @@ export const workRoute = createRouter()
   })
   .get('/leases/:id/sample-ids', validate('param', leaseParam), async (c) => {
     const ctx = await ownLease(c, c.req.valid('param').id);
-    const bytes = await c.var.deps.blobs.get(ctx.shard.sampleIdsBlobKey);
-    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/octet-stream' });
+    return blobBody(c, ctx.shard.sampleIdsBlobKey);
   })
   .get('/leases/:id/samples', validate('param', leaseParam), async (c) => {
     const ctx = await ownLease(c, c.req.valid('param').id);
@@ -62,6 +72,7 @@ export const workRoute = createRouter()
     return c.body(pixels as Uint8Array<ArrayBuffer>, 200, {
       'content-type': 'application/octet-stream',
       'x-coopt-shape': [ids.length, ctx.dataset.height, ctx.dataset.width, ctx.dataset.channels].join(','),
+      'x-coopt-sha256': createHash('sha256').update(pixels).digest('hex'),
     });
   })
   .get('/leases/:id/alignment', validate('param', leaseParam), async (c) => {
@@ -72,8 +83,7 @@ export const workRoute = createRouter()
       .where(and(eq(alignments.roundId, ctx.round.id), eq(alignments.modelId, ctx.prior.id)))
       .limit(1);
     if (!row || ctx.item.phase !== 'target') throw AppError.notFound('this work item has no alignment');
-    const bytes = await c.var.deps.blobs.get(row.mapBlobKey);
-    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/octet-stream' });
+    return blobBody(c, row.mapBlobKey);
   })
   .get('/leases/:id/features', validate('param', leaseParam), async (c) => {
     const ctx = await ownLease(c, c.req.valid('param').id);
@@ -83,15 +93,13 @@ export const workRoute = createRouter()
       .where(and(eq(priorScores.roundId, ctx.round.id), eq(priorScores.modelId, ctx.prior.id)))
       .limit(1);
     if (!row || ctx.item.phase !== 'align') throw AppError.notFound('this work item has no features to align');
-    const bytes = await c.var.deps.blobs.get(row.featuresBlobKey);
-    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/octet-stream' });
+    return blobBody(c, row.featuresBlobKey);
   })
   .get('/leases/:id/reference', validate('param', leaseParam), async (c) => {
     const ctx = await ownLease(c, c.req.valid('param').id);
     if (!ctx.round.referenceBlobKey || ctx.item.phase !== 'align')
       throw AppError.notFound('this work item has no reference targets');
-    const bytes = await c.var.deps.blobs.get(ctx.round.referenceBlobKey);
-    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/octet-stream' });
+    return blobBody(c, ctx.round.referenceBlobKey);
   })
   .put('/leases/:id/result', validate('param', leaseParam), async (c) => {
     const ctx = await ownLease(c, c.req.valid('param').id);

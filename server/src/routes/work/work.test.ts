@@ -15,12 +15,14 @@ describe.each(databaseKinds())('volunteer work API on %s', (kind) => {
   let t: Awaited<ReturnType<typeof createTestApp>>;
   const tokens: Record<string, string> = {};
   const as = (who: string) => ({ authorization: `Bearer ${tokens[who]}` });
-  const claim = (who: string) =>
+  const claim = (who: string, only: { priorIds?: number[]; campaignId?: number } = {}) =>
     t.app.request('/api/work/claim', {
       method: 'POST',
       headers: { ...as(who), 'content-type': 'application/json' },
-      body: JSON.stringify({ backends: ['wasm'] }),
+      body: JSON.stringify({ backends: ['wasm'], ...only }),
     });
+  let priorId: number;
+  let campaignId: number;
   const upload = (who: string, leaseId: number, body: Uint8Array) =>
     t.app.request(`/api/work/leases/${leaseId}/result`, {
       method: 'PUT',
@@ -39,7 +41,7 @@ describe.each(databaseKinds())('volunteer work API on %s', (kind) => {
     const datasetId = await t.importDemoDataset();
     const onnx = fs.readFileSync(path.join(zooDir, 'op-tests', 'tokens-layernorm-head.onnx'));
     const prior = await t.postJson('/api/admin/priors', { name: 'tokens', onnx: { blob: await t.upload(onnx) } });
-    const priorId = ((await prior.json()) as { id: number }).id;
+    priorId = ((await prior.json()) as { id: number }).id;
     const campaign = await t.postJson('/api/admin/campaigns', {
       name: 'c',
       datasetId,
@@ -50,6 +52,7 @@ describe.each(databaseKinds())('volunteer work API on %s', (kind) => {
       seed: 1,
     });
     expect(campaign.status).toBe(201);
+    campaignId = ((await campaign.json()) as { id: number }).id;
     for (const who of ['a', 'b', 'c']) {
       const res = await t.app.request('/api/volunteers', { method: 'POST' });
       expect(res.status).toBe(201);
@@ -74,7 +77,10 @@ describe.each(databaseKinds())('volunteer work API on %s', (kind) => {
     a = (await ra.json()) as WorkAssignment;
     expect(a).toMatchObject({ phase: 'score', round: 1, sampleCount: 50, rowDim: 5 });
     expect((await claim('a')).status).toBe(204);
-    const rb = await claim('b');
+    // A volunteer that backs another prior or another campaign is not given this work.
+    expect((await claim('b', { priorIds: [priorId + 1000] })).status).toBe(204);
+    expect((await claim('b', { campaignId: campaignId + 1000 })).status).toBe(204);
+    const rb = await claim('b', { priorIds: [priorId], campaignId });
     expect(rb.status).toBe(200);
     b = (await rb.json()) as WorkAssignment;
     expect(b.leaseId).not.toBe(a.leaseId);
@@ -136,6 +142,10 @@ describe.each(databaseKinds())('volunteer work API on %s', (kind) => {
       .map((v) => v.credit)
       .sort((x, y) => x - y);
     expect(credits).toEqual([0, 0, 50]);
+    // The volunteer's own tab reads its credit from /me; without a token there is nothing to read.
+    const me = await t.app.request('/api/volunteers/me', { headers: as('a') });
+    expect(await me.json()).toMatchObject({ credit: 50, reputation: 1, results: 1 });
+    expect((await t.app.request('/api/volunteers/me')).status).toBe(401);
   });
 
   it('returns an expired lease to the pool: the late upload is refused and another volunteer gets the work', async () => {
