@@ -162,7 +162,36 @@ describe('volunteer tabs run campaigns in real Chromium', () => {
     await first.page.reload();
     await first.tab.resumed().waitFor({ timeout: 60_000 });
     expect(await first.tab.resumed().innerText()).toMatch(/^\d+ rows, not recomputed$/);
-    await midShard();
+    // While the worker computes, the page's thread never blocks for 50 ms (no long task).
+    const longTasks = await first.page.evaluate(
+      () =>
+        new Promise<number[]>((resolve) => {
+          const seen: number[] = [];
+          const observer = new PerformanceObserver((list) => {
+            for (const e of list.getEntries()) seen.push(e.duration);
+          });
+          observer.observe({ type: 'longtask' });
+          setTimeout(() => {
+            observer.disconnect();
+            resolve(seen);
+          }, 2500);
+        }),
+    );
+    expect(longTasks).toEqual([]);
+    // Pause holds the shard where it is; a hidden tab pauses on its own.
+    await first.tab.togglePause();
+    await expect.poll(() => first.tab.workerState(), { timeout: 20_000 }).toBe('paused');
+    const held = await first.tab.shardProgress();
+    await first.page.waitForTimeout(2000);
+    expect(await first.tab.shardProgress()).toBe(held);
+    await first.tab.togglePause();
+    await expect.poll(() => first.tab.workerState(), { timeout: 20_000 }).not.toBe('paused');
+    await first.page.evaluate(() => {
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+      document.dispatchEvent(new Event('visibilitychange'));
+    });
+    await first.page.getByText('Paused while this tab is hidden.').waitFor({ timeout: 20_000 });
+    expect(await first.tab.shardProgress()).toBeLessThan(100);
     await first.context.close();
 
     const second = await volunteerTab({ backend: 'wasm', campaign: campaign.id });
