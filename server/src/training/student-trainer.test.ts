@@ -44,8 +44,14 @@ describe('student training on the wasm backend', () => {
   for (const architecture of ['convnet', 'resnet'] as const) {
     it(`trains a ${architecture} whose regression loss falls epoch by epoch, reporting progress`, async () => {
       const epochs: number[] = [];
+      const small = 256;
       const { student, history } = await trainStudent(
-        { pixels, shape: [COUNT, 28, 28, 1], targets, targetDim: 16 },
+        {
+          pixels: pixels.subarray(0, small * 784),
+          shape: [small, 28, 28, 1],
+          targets: targets.subarray(0, small * 16),
+          targetDim: 16,
+        },
         {
           architecture,
           epochs: 4,
@@ -60,11 +66,14 @@ describe('student training on the wasm backend', () => {
       expect((history.at(-1) as (typeof history)[number]).loss).toBeLessThan(
         (history[0] as (typeof history)[number]).loss * 0.7,
       );
-      const features = await encodeAll(student, pixels, [COUNT, 28, 28, 1], { mean: 0.5, std: 0.25 });
-      expect(features.length).toBe(COUNT * student.featureDim);
+      const features = await encodeAll(student, pixels.subarray(0, small * 784), [small, 28, 28, 1], {
+        mean: 0.5,
+        std: 0.25,
+      });
+      expect(features.length).toBe(small * student.featureDim);
       expect(features.every(Number.isFinite)).toBe(true);
       student.dispose();
-    });
+    }, 180_000);
   }
 
   it('the linear probe separates classes that features separate, and is at chance on shuffled labels', async () => {
@@ -93,7 +102,7 @@ describe('student training on the wasm backend', () => {
     expect(meanStd([0.5, 0.7, 0.6])).toEqual({ mean: 0.6, std: expect.closeTo(0.1, 10) });
   });
 
-  it('probes a trained encoder on real labels above a randomly initialised one', async () => {
+  it('a trained encoder carries the real labels: the linear probe on its features is far above chance (10%)', async () => {
     const data = { pixels, shape: [COUNT, 28, 28, 1] as [number, number, number, number], targets, targetDim: 16 };
     const probe = async (epochs: number) => {
       const { student } = await trainStudent(data, {
@@ -115,5 +124,5 @@ describe('student training on the wasm backend', () => {
     };
     const trained = await probe(4);
     expect(trained).toBeGreaterThan(0.5);
-  });
+  }, 180_000);
 });
