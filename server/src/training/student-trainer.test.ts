@@ -6,7 +6,7 @@ import { knownSources } from '../datasets/known-sources.ts';
 import { initTfjs } from '../priors/tfjs-runtime.ts';
 import { linearProbe, meanStd } from './linear-probe.ts';
 import { encodeAll, trainStudent } from './student-trainer.ts';
-import { registerWasmTrainingKernels } from './wasm-training-kernels.ts';
+import { prepareTraining } from './wasm-training-kernels.ts';
 
 const COUNT = 512;
 
@@ -37,7 +37,7 @@ describe('student training on the wasm backend', () => {
 
   beforeAll(async () => {
     await initTfjs();
-    registerWasmTrainingKernels();
+    await prepareTraining();
     await tf.setBackend('wasm');
   });
 

@@ -1,6 +1,7 @@
 import { SeededRandom } from '@coopt/shared/math';
 import * as tf from '@tensorflow/tfjs-core';
 import { createStudent, type Student, type StudentArchitecture } from './student-models.ts';
+import { prepareTraining } from './wasm-training-kernels.ts';
 
 export interface TrainingData {
   /** uint8 images, NHWC. */
@@ -85,6 +86,7 @@ function augmentBatch(x: tf.Tensor4D, rng: SeededRandom): tf.Tensor4D {
  * what the linear probe evaluates.
  */
 export async function trainStudent(data: TrainingData, options: TrainerOptions): Promise<TrainedStudent> {
+  await prepareTraining();
   const batchSize = options.batchSize ?? 128;
   const lr = options.learningRate ?? 1e-3;
   const wd = options.weightDecay ?? 5e-4;

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initTfjs } from '../priors/tfjs-runtime.ts';
-import { registerWasmTrainingKernels } from './wasm-training-kernels.ts';
+import { prepareTraining } from './wasm-training-kernels.ts';
 
 /** The input and filter gradients of sum(conv2d(x, w) * 0.5) on one backend, as plain numbers. */
 async function gradients(
@@ -39,7 +39,7 @@ function relativeError(reference: Float32Array, candidate: Float32Array): number
 describe('wasm training kernels', () => {
   beforeAll(async () => {
     await initTfjs();
-    registerWasmTrainingKernels();
+    await prepareTraining();
   });
 
   const cases: {

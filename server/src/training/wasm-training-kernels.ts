@@ -9,8 +9,7 @@ import {
   type TensorInfo,
   unregisterKernel,
 } from '@tensorflow/tfjs-core';
-// tfjs-core alone registers no gradients; training needs all of them.
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import { registerAllGradients } from './register-gradients.ts';
 
 /**
  * Training kernels for TF.js's wasm backend, built from its own fast forward kernels (XNNPACK
@@ -153,8 +152,9 @@ const conv2dBackpropInput: KernelFunc = (args) => {
 
 let registered = false;
 
-/** Registers the training kernels for the wasm backend (once per process). */
-export function registerWasmTrainingKernels(): void {
+/** Makes TF.js ready to train: every gradient, and the wasm backend's training kernels (once per process). */
+export async function prepareTraining(): Promise<void> {
+  await registerAllGradients();
   if (registered) return;
   registered = true;
   const kernels: KernelConfig[] = [

@@ -152,6 +152,33 @@ export function CampaignLive({ campaignId, name }: { campaignId: number; name: s
         </figure>
       </div>
 
+      {rounds.flatMap((r) => r.trainingRuns).some((t) => curveOf(t.metrics).length > 0) && (
+        <figure className="curves" data-testid="training-curves">
+          <figcaption>Student training: loss per epoch</figcaption>
+          <ResponsiveContainer width="100%" height={200}>
+            <LineChart>
+              <CartesianGrid stroke="#2a3550" />
+              <XAxis dataKey="epoch" type="number" tick={AXIS} allowDecimals={false} />
+              <YAxis tick={AXIS} width={50} />
+              <Tooltip contentStyle={{ background: '#171e2e', border: '1px solid #2a3550' }} />
+              {rounds.flatMap((r) =>
+                r.trainingRuns.map((t, i) => (
+                  <Line
+                    key={t.id}
+                    data={curveOf(t.metrics)}
+                    dataKey="loss"
+                    name={`round ${r.number}, run ${t.id}`}
+                    stroke={i % 2 === 0 ? '#5eead4' : '#818cf8'}
+                    dot={false}
+                    isAnimationActive={false}
+                  />
+                )),
+              )}
+            </LineChart>
+          </ResponsiveContainer>
+        </figure>
+      )}
+
       <h3>Rounds</h3>
       <table className="table" data-testid="round-table">
         <thead>
@@ -184,6 +211,16 @@ export function CampaignLive({ campaignId, name }: { campaignId: number; name: s
         </tbody>
       </table>
     </div>
+  );
+}
+
+/** A training run's per-epoch history, when its metrics carry one. */
+function curveOf(metrics: Record<string, unknown> | null): { epoch: number; loss: number }[] {
+  const history = metrics?.history;
+  if (!Array.isArray(history)) return [];
+  return history.filter(
+    (h): h is { epoch: number; loss: number } =>
+      typeof h === 'object' && h !== null && typeof h.epoch === 'number' && typeof h.loss === 'number',
   );
 }
 

@@ -1,0 +1,113 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { testImages } from '../e2e/fixtures/campaign-api.ts';
+import { initTfjs } from '../server/src/priors/tfjs-runtime.ts';
+import { trainStudent } from '../server/src/training/student-trainer.ts';
+import { prepareTraining } from '../server/src/training/wasm-training-kernels.ts';
+import { emit, type Figure } from './bench-report.ts';
+
+/**
+ * Student-training throughput (ConvNet, batch 128, MSE to 64-d targets, AdamW) on the same
+ * Fashion-MNIST images, measured in one run: TF.js on wasm with the project's training kernels,
+ * TF.js on its plain cpu backend, and PyTorch on the CPU (Debian's python3-torch).
+ */
+const BATCH = 128;
+const COUNT = Number(process.env.BENCH_TRAIN_IMAGES ?? 1024);
+/** The cpu backend is so slow that one short epoch of a few batches is all a run can afford. */
+const CPU_COUNT = 128;
+const N = 64;
+
+const pixels = testImages(COUNT);
+const targets = Float32Array.from({ length: COUNT * N }, (_, i) => Math.sin(i * 0.37) + Math.cos(i * 0.011));
+
+async function tfjsImagesPerSecond(backend: 'wasm' | 'cpu', count: number, epochs: number): Promise<number> {
+  await tf.setBackend(backend);
+  const { student, history } = await trainStudent(
+    {
+      pixels: pixels.subarray(0, count * 784),
+      shape: [count, 28, 28, 1],
+      targets: targets.subarray(0, count * N),
+      targetDim: N,
+    },
+    {
+      architecture: 'convnet',
+      epochs,
+      batchSize: BATCH,
+      seed: 1,
+      onEpoch: (e) =>
+        void process.stderr.write(`${backend} epoch ${e.epoch}: ${e.imagesPerSecond.toFixed(1)} images/s\n`),
+    },
+  );
+  student.dispose();
+  // The last epoch: with two or more, kernels and memory were warmed by the first.
+  return (history.at(-1) as (typeof history)[number]).imagesPerSecond;
+}
+
+await initTfjs();
+await prepareTraining();
+const figures: Figure[] = [];
+const notes: string[] = [`${os.cpus().length} cores; TF.js's wasm backend runs one thread in Node`];
+
+const wasm = await tfjsImagesPerSecond('wasm', COUNT, 2);
+const cpu = await tfjsImagesPerSecond('cpu', CPU_COUNT, 1);
+figures.push({
+  name: `ConvNet student, batch ${BATCH}: TF.js wasm + project kernels vs TF.js cpu backend`,
+  value: wasm,
+  unit: 'images/s',
+  baseline: { name: 'TF.js cpu backend', value: cpu },
+  ratio: wasm / cpu,
+  goal: '>= 10x',
+});
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coopt-train-bench-'));
+try {
+  const npy = (descr: string, shape: number[], data: ArrayBufferView) => {
+    let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')},), }`;
+    header += ' '.repeat(63 - ((header.length + 10) % 64)) + '\n';
+    const h = Buffer.alloc(10);
+    h.write('\x93NUMPY', 0, 'latin1');
+    h.writeUInt8(1, 6);
+    h.writeUInt16LE(header.length, 8);
+    return Buffer.concat([
+      h,
+      Buffer.from(header, 'latin1'),
+      Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+    ]);
+  };
+  fs.writeFileSync(path.join(dir, 'x.npy'), npy('|u1', [COUNT, 28, 28], pixels));
+  fs.writeFileSync(path.join(dir, 'y.npy'), npy('<f4', [COUNT, N], targets));
+  const py = spawnSync(
+    '/usr/bin/python3',
+    [
+      path.join(import.meta.dirname, 'pytorch_student.py'),
+      path.join(dir, 'x.npy'),
+      path.join(dir, 'y.npy'),
+      String(BATCH),
+      '2',
+    ],
+    { encoding: 'utf8' },
+  );
+  const last = py.stdout.trim().split('\n').at(-1) ?? '';
+  if (py.status === 0 && last.startsWith('{')) {
+    const torch = JSON.parse(last) as { imagesPerSecond: number; threads: number };
+    notes.push(`PyTorch ran ${torch.threads} thread(s)`);
+    figures.push({
+      name: `ConvNet student, batch ${BATCH}: TF.js wasm + project kernels vs PyTorch CPU`,
+      value: wasm,
+      unit: 'images/s',
+      baseline: { name: `PyTorch CPU, ${torch.threads} thread(s)`, value: torch.imagesPerSecond },
+      ratio: wasm / torch.imagesPerSecond,
+      goal: '>= 0.5x',
+    });
+  } else {
+    notes.push(
+      `PyTorch is not available here (${(py.stderr || py.error?.message || '').trim().split('\n').at(-1)}); no PyTorch figure`,
+    );
+  }
+} finally {
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+emit({ bench: 'student-training', notes, figures });
