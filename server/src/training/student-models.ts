@@ -56,12 +56,16 @@ function batchNorm(p: Params, channels: number) {
   const beta = p.constant([channels], 0);
   const runMean = p.constant([channels], 0, false);
   const runVar = p.constant([channels], 1, false);
+  // Written out with broadcasting ops rather than tf.batchNorm, whose gradient tiles every
+  // statistic to the activation's full size (most of a training step on wasm).
+  const normalise = (x: tf.Tensor4D, mean: tf.Tensor, variance: tf.Tensor) =>
+    tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5))), gamma), beta) as tf.Tensor4D;
   return (x: tf.Tensor4D, training: boolean): tf.Tensor4D => {
-    if (!training) return tf.batchNorm(x, runMean, runVar, beta, gamma, 1e-5) as tf.Tensor4D;
+    if (!training) return normalise(x, runMean, runVar);
     const { mean, variance } = tf.moments(x, [0, 1, 2]);
     runMean.assign(tf.add(tf.mul(runMean, 0.9), tf.mul(mean, 0.1)));
     runVar.assign(tf.add(tf.mul(runVar, 0.9), tf.mul(variance, 0.1)));
-    return tf.batchNorm(x, mean, variance, beta, gamma, 1e-5) as tf.Tensor4D;
+    return normalise(x, mean, variance);
   };
 }
 
