@@ -128,6 +128,13 @@ describe('volunteer tabs run campaigns in real Chromium', () => {
     await admin.liveView().getByTestId('kpi-coverage').filter({ hasText: '100%' }).waitFor();
     expect(await admin.liveView().locator('.coverage-map .cell.done').count()).toBe(manifest.shards.length);
     expect(await admin.liveView().locator('.recharts-bar-rectangle').count()).toBeGreaterThanOrEqual(3 + 3 + 2);
+    // The finished round queued a student-training job; the server's worker runs it and its loss curve appears.
+    await admin.liveView().getByTestId('training-curves').waitFor({ timeout: 120_000 });
+    await admin
+      .liveView()
+      .getByTestId('round-table')
+      .getByText(/run \d+: done/)
+      .waitFor({ timeout: 120_000 });
     await screenshot(researcher.page, 'admin-live');
     for (const c of contexts.splice(0)) await c.close();
   }, 600_000);

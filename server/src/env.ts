@@ -28,6 +28,10 @@ const envSchema = z.object({
   /** How long a volunteer holds a work item without a heartbeat before it returns to the pool. */
   COOPT_LEASE_SECONDS: z.coerce.number().positive().max(86_400).default(120),
   COOPT_DEMO: flag.default(true),
+  /** Whether `pnpm start` also takes student-training jobs in its own process (`pnpm worker` always does). */
+  COOPT_WORKER: flag.default(true),
+  /** Epochs of student training per completed round. */
+  COOPT_TRAIN_EPOCHS: z.coerce.number().int().positive().max(1000).default(5),
   COOPT_WEB_DIST: z.string().min(1).optional(),
   TEST_DATABASE_URL: z.url().optional(),
   /** Set by pnpm to the directory the user ran the command in; relative paths resolve against it. */

@@ -8,6 +8,7 @@ import { EnvError, loadEnv, resolveUserPath } from './env.ts';
 import { defaultWebDist } from './paths.ts';
 import { registerZoo } from './priors/prior-zoo.ts';
 import { openRuntime } from './runtime.ts';
+import { startTrainingQueue } from './training/training-queue.ts';
 import { expireLeases } from './work/lease-scheduler.ts';
 
 async function main() {
@@ -44,9 +45,14 @@ async function main() {
   }, 10_000);
   sweep.unref();
 
+  // Student training: the queue always runs (completed rounds are sent to it); jobs are taken
+  // here unless COOPT_WORKER=0, when separate `pnpm worker` processes take them.
+  const queue = await startTrainingQueue(runtime, { work: env.COOPT_WORKER, epochs: env.COOPT_TRAIN_EPOCHS });
+
   const stop = () => {
     clearInterval(sweep);
     server.close();
+    void queue.stop();
     runtime.close().finally(() => process.exit(0));
   };
   process.on('SIGINT', stop);

@@ -17,6 +17,11 @@ export interface Database {
   db: Db;
   /** Runs raw SQL and returns its rows, whichever driver is underneath. */
   rows<T extends Record<string, unknown>>(query: SQL): Promise<T[]>;
+  /**
+   * PGlite only: plain SQL text for libraries that bring their own (the job queue), several
+   * statements when there are no values. On Postgres such libraries connect by URL themselves.
+   */
+  executeSql?(text: string, values?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
   close(): Promise<void>;
 }
 
@@ -33,6 +38,11 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
       target,
       db,
       rows: async <T>(query: SQL) => (await client.query<T>(toRaw(query).sql, toRaw(query).params)).rows,
+      executeSql: async (text, values = []) => {
+        // PGlite's extended protocol takes one statement; its simple protocol takes several but no values.
+        if (values.length > 0) return { rows: (await client.query<Record<string, unknown>>(text, values)).rows };
+        return { rows: ((await client.exec(text)).at(-1)?.rows ?? []) as Record<string, unknown>[] };
+      },
       close: () => client.close(),
     };
   }

@@ -1,0 +1,78 @@
+import { eq } from 'drizzle-orm';
+import PgBoss from 'pg-boss';
+import type { BlobStore } from '../blobs/blob-store.ts';
+import type { Database } from '../db/database.ts';
+import { trainingRuns } from '../db/schema.ts';
+import { runTrainingRun, type TrainingRunOptions } from './training-run.ts';
+
+const QUEUE = 'train-student';
+
+export interface TrainingQueue {
+  /** Sends every queued training run that has no job yet to the queue. */
+  enqueuePending(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The student-training queue on pg-boss, in the same database as everything else (PGlite through
+ * its SQL adapter, or the Postgres server). Jobs are rows, so they survive restarts; a run is sent
+ * once (its job id is kept in its config). With `work`, this process also takes jobs, one at a time.
+ */
+export async function startTrainingQueue(
+  deps: { database: Database; blobs: BlobStore },
+  options: TrainingRunOptions & { work: boolean; pollSeconds?: number },
+): Promise<TrainingQueue> {
+  const { target, executeSql } = deps.database;
+  const boss =
+    target.kind === 'postgres'
+      ? new PgBoss({ connectionString: target.url, max: 4 })
+      : new PgBoss({
+          db: {
+            executeSql: (text: string, values?: unknown[]) => {
+              if (!executeSql) throw new Error('this database gives no SQL adapter');
+              return executeSql(text, values);
+            },
+          },
+        });
+  boss.on('error', (err) => console.error('[coopt] job queue:', err.message));
+  await boss.start();
+  await boss.createQueue(QUEUE);
+
+  const enqueuePending = async () => {
+    const queued = await deps.database.db.select().from(trainingRuns).where(eq(trainingRuns.status, 'queued'));
+    let sent = 0;
+    for (const run of queued) {
+      const config = (run.config ?? {}) as Record<string, unknown>;
+      if (config.jobId) continue;
+      const jobId = await boss.send(QUEUE, { runId: run.id }, { retryLimit: 2, expireInHours: 12 });
+      await deps.database.db
+        .update(trainingRuns)
+        .set({ config: { ...config, jobId } })
+        .where(eq(trainingRuns.id, run.id));
+      sent++;
+    }
+    return sent;
+  };
+
+  if (options.work) {
+    await boss.work<{ runId: number }>(QUEUE, { pollingIntervalSeconds: options.pollSeconds ?? 2 }, async ([job]) => {
+      if (job) await runTrainingRun(deps, job.data.runId, options);
+    });
+  }
+  await enqueuePending();
+  const timer = setInterval(
+    () => {
+      enqueuePending().catch((err) => console.error('[coopt] enqueue training runs:', err));
+    },
+    (options.pollSeconds ?? 2) * 1000,
+  );
+  timer.unref();
+
+  return {
+    enqueuePending,
+    stop: async () => {
+      clearInterval(timer);
+      await boss.stop({ graceful: false, wait: true });
+    },
+  };
+}
