@@ -47,12 +47,18 @@ async function main() {
 
   // Student training: the queue always runs (completed rounds are sent to it); jobs are taken
   // here unless COOPT_WORKER=0, when separate `pnpm worker` processes take them.
-  const queue = await startTrainingQueue(runtime, { work: env.COOPT_WORKER, epochs: env.COOPT_TRAIN_EPOCHS });
+  const queue = await startTrainingQueue(runtime, { work: env.COOPT_WORKER, epochs: env.COOPT_TRAIN_EPOCHS }).catch(
+    (err: unknown) => {
+      // The API keeps serving; finished rounds stay queued until a worker starts.
+      console.error('[coopt] the training queue did not start:', err);
+      return null;
+    },
+  );
 
   const stop = () => {
     clearInterval(sweep);
     server.close();
-    void queue.stop();
+    void queue?.stop();
     runtime.close().finally(() => process.exit(0));
   };
   process.on('SIGINT', stop);

@@ -35,8 +35,19 @@ export async function startTrainingQueue(
           },
         });
   boss.on('error', (err) => console.error('[coopt] job queue:', err.message));
-  await boss.start();
-  await boss.createQueue(QUEUE);
+  // Several processes starting at once on a fresh database race to create the queue's schema;
+  // the losers try again once the winner is done.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await boss.start();
+      await boss.createQueue(QUEUE);
+      break;
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await boss.stop({ graceful: false, wait: true }).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 300 * attempt));
+    }
+  }
 
   const enqueuePending = async () => {
     const queued = await deps.database.db.select().from(trainingRuns).where(eq(trainingRuns.status, 'queued'));
