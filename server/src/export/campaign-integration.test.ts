@@ -12,6 +12,7 @@ import { idxImages } from '../test/dataset-files.ts';
 import { SimulatedVolunteer, workUntilIdle } from '../test/simulated-volunteer.ts';
 import { createTestApp } from '../test/test-app.ts';
 import { databaseKinds } from '../test/test-database.ts';
+import { readSafetensors } from './safetensors-reader.ts';
 
 const COUNT = 2000;
 const MEAN = 0.286;
@@ -22,21 +23,6 @@ function firstTestImages(): Uint8Array {
   const source = knownSources.find((s) => s.id === 'fashion-mnist-test');
   if (!source) throw new Error('no demo data');
   return new Uint8Array(zlib.gunzipSync(fs.readFileSync(source.images)).subarray(16, 16 + COUNT * 784));
-}
-
-/** Reads the arrays of a safetensors file. */
-function readSafetensors(buf: Uint8Array) {
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const len = Number(view.getBigUint64(0, true));
-  const header = JSON.parse(new TextDecoder().decode(buf.subarray(8, 8 + len))) as Record<
-    string,
-    { shape: number[]; data_offsets: [number, number] }
-  >;
-  const at = (name: string) => {
-    const h = header[name] as { shape: number[]; data_offsets: [number, number] };
-    return { shape: h.shape, bytes: buf.slice(8 + len + h.data_offsets[0], 8 + len + h.data_offsets[1]) };
-  };
-  return { header, at };
 }
 
 /** Reads the stored entries of a zip through its central directory. */

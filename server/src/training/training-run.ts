@@ -5,6 +5,7 @@ import { readLabels } from '../datasets/dataset-labels.ts';
 import { readSamplesByIds } from '../datasets/dataset-samples.ts';
 import type { Database } from '../db/database.ts';
 import { campaigns, datasets, roundExports, rounds, trainingRuns } from '../db/schema.ts';
+import { readSafetensors } from '../export/safetensors-reader.ts';
 import { initTfjs, tf } from '../priors/tfjs-runtime.ts';
 import { linearProbe, meanStd } from './linear-probe.ts';
 import type { EpochReport } from './student-trainer.ts';
@@ -28,19 +29,7 @@ async function roundTargets(deps: Deps, roundId: number) {
     .from(roundExports)
     .where(and(eq(roundExports.roundId, roundId), eq(roundExports.format, 'safetensors')));
   if (!exp) throw new Error(`round ${roundId} has no export`);
-  const buf = await deps.blobs.get(exp.blobKey);
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const len = Number(view.getBigUint64(0, true));
-  const header = JSON.parse(new TextDecoder().decode(buf.subarray(8, 8 + len))) as Record<
-    string,
-    { shape: number[]; data_offsets: [number, number] }
-  >;
-  const at = (name: string) => {
-    const h = header[name] as { shape: number[]; data_offsets: [number, number] };
-    // A copy: the blob may be a view into a larger (pooled) buffer.
-    const bytes = Uint8Array.from(buf.subarray(8 + len + h.data_offsets[0], 8 + len + h.data_offsets[1]));
-    return { shape: h.shape, bytes };
-  };
+  const { at } = readSafetensors(await deps.blobs.get(exp.blobKey));
   const t = at('targets');
   return {
     targets: new Float32Array(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength / 4),

@@ -7,7 +7,7 @@ import type { Database } from '../db/database.ts';
 import { alignments, campaigns, results, rounds, volunteers, workItems } from '../db/schema.ts';
 import { checkAlignmentUpload } from './alignment-check.ts';
 import { spotCheck } from './spot-check.ts';
-import { leaseContext } from './work-assignment.ts';
+import { type LeaseContext, leaseContext } from './work-assignment.ts';
 
 /** The indices of uploads that agree with each other (a quorum), or null when there is none. */
 export function agreeingGroup(uploads: Float32Array[], policy: VerificationPolicy): number[] | null {
@@ -97,25 +97,33 @@ export async function settleWorkItem(
   return 'done';
 }
 
-/** Spot-check policy: the newest unchecked upload is recomputed in part; a failure reopens the item. */
-async function settleBySpotCheck(
+type Tx = Parameters<Parameters<Database['db']['transaction']>[0]>[0];
+type ServerCheck = { passed: boolean; checkedRows: number; ms: number };
+
+/**
+ * Settles an item by the server's own check of its newest unchecked upload: the result is marked
+ * with the check's outcome and cost; a pass completes the item (after `onPass`), a failure halves
+ * the volunteer's reputation and reopens the item for one more replica.
+ */
+async function settleByServerCheck<C extends ServerCheck>(
   deps: { database: Database; blobs: BlobStore },
   item: typeof workItems.$inferSelect,
   uploads: (typeof results.$inferSelect)[],
-  policy: Extract<VerificationPolicy, { kind: 'spot-check' }>,
+  check: (ctx: LeaseContext, upload: typeof results.$inferSelect) => Promise<C>,
+  onPass?: (tx: Tx, outcome: C) => Promise<void>,
 ): Promise<Settlement> {
-  const { db } = deps.database;
   const upload = uploads.filter((u) => u.verified === null).at(-1);
   if (!upload?.leaseId) return 'waiting';
   const ctx = await leaseContext(deps.database, upload.leaseId);
   if (!ctx) return 'waiting';
-  const check = await spotCheck(deps, ctx, upload, policy);
-  await db.transaction(async (tx) => {
+  const outcome = await check(ctx, upload);
+  await deps.database.db.transaction(async (tx) => {
     await tx
       .update(results)
-      .set({ verified: check.passed, checkedRows: check.checkedRows, verifyMs: check.ms })
+      .set({ verified: outcome.passed, checkedRows: outcome.checkedRows, verifyMs: outcome.ms })
       .where(eq(results.id, upload.id));
-    if (check.passed) {
+    if (outcome.passed) {
+      await onPass?.(tx, outcome);
       await tx.update(workItems).set({ status: 'done' }).where(eq(workItems.id, item.id));
     } else {
       await tx
@@ -128,7 +136,17 @@ async function settleBySpotCheck(
         .where(eq(workItems.id, item.id));
     }
   });
-  return check.passed ? 'done' : 'disputed';
+  return outcome.passed ? 'done' : 'disputed';
+}
+
+/** Spot-check policy: the newest unchecked upload is recomputed in part; a failure reopens the item. */
+function settleBySpotCheck(
+  deps: { database: Database; blobs: BlobStore },
+  item: typeof workItems.$inferSelect,
+  uploads: (typeof results.$inferSelect)[],
+  policy: Extract<VerificationPolicy, { kind: 'spot-check' }>,
+): Promise<Settlement> {
+  return settleByServerCheck(deps, item, uploads, (ctx, upload) => spotCheck(deps, ctx, upload, policy));
 }
 
 /**
@@ -137,24 +155,18 @@ async function settleBySpotCheck(
  * measures its held-out fit. A passing map becomes the round's T_k; a failing one costs reputation
  * and reopens the item.
  */
-async function settleAlignment(
+function settleAlignment(
   deps: { database: Database; blobs: BlobStore },
   item: typeof workItems.$inferSelect,
   uploads: (typeof results.$inferSelect)[],
 ): Promise<Settlement> {
-  const { db } = deps.database;
-  const upload = uploads.filter((u) => u.verified === null).at(-1);
-  if (!upload?.leaseId) return 'waiting';
-  const ctx = await leaseContext(deps.database, upload.leaseId);
-  if (!ctx) return 'waiting';
-  const check = await checkAlignmentUpload(deps, ctx, upload.blobKey);
-  const mapBlob = check.passed ? await deps.blobs.put(new Uint8Array(check.map.buffer, 0, check.map.byteLength)) : null;
-  await db.transaction(async (tx) => {
-    await tx
-      .update(results)
-      .set({ verified: check.passed, checkedRows: check.checkedRows, verifyMs: check.ms })
-      .where(eq(results.id, upload.id));
-    if (mapBlob) {
+  return settleByServerCheck(
+    deps,
+    item,
+    uploads,
+    (ctx, upload) => checkAlignmentUpload(deps, ctx, upload.blobKey),
+    async (tx, check) => {
+      const mapBlob = await deps.blobs.put(new Uint8Array(check.map.buffer, 0, check.map.byteLength));
       await tx.insert(alignments).values({
         roundId: item.roundId,
         modelId: item.modelId,
@@ -163,17 +175,6 @@ async function settleAlignment(
         heldOutR2: check.heldOutR2,
         residual: check.residual,
       });
-      await tx.update(workItems).set({ status: 'done' }).where(eq(workItems.id, item.id));
-    } else {
-      await tx
-        .update(volunteers)
-        .set({ reputation: sql`${volunteers.reputation} * 0.5` })
-        .where(eq(volunteers.id, upload.volunteerId));
-      await tx
-        .update(workItems)
-        .set({ status: 'open', replicasWanted: item.replicasWanted + 1 })
-        .where(eq(workItems.id, item.id));
-    }
-  });
-  return check.passed ? 'done' : 'disputed';
+    },
+  );
 }
