@@ -29,8 +29,7 @@ async function tfjsImagesPerSecond(backend: 'wasm' | 'cpu', count: number, epoch
     {
       pixels: pixels.subarray(0, count * 784),
       shape: [count, 28, 28, 1],
-      targets: targets.subarray(0, count * N),
-      targetDim: N,
+      objective: { kind: 'regression', targets: targets.subarray(0, count * N), targetDim: N },
     },
     {
       architecture: 'convnet',

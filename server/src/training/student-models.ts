@@ -4,18 +4,43 @@ import * as tf from '@tensorflow/tfjs-core';
 /**
  * Student encoders for training on a round's targets: a plain ConvNet and a small ResNet, written
  * on tfjs-core ops so they train on any backend (wasm with the project's kernels, WebGPU, cpu).
- * Convolutions are stride 1; downsampling is by pooling.
+ * Convolutions are stride 1; downsampling is by pooling. Each architecture is a list of layers
+ * (`StudentLayer`), which `encode` runs and `student-export.ts` writes out as a TF.js model.
  */
 export type StudentArchitecture = 'convnet' | 'resnet';
+
+/** Batch normalisation's variables: scale, shift and the running statistics used at evaluation. */
+export interface NormVariables {
+  gamma: tf.Variable;
+  beta: tf.Variable;
+  mean: tf.Variable;
+  variance: tf.Variable;
+}
+
+/** A 3x3 stride-1 'same' convolution without bias, then batch norm and (unless stated) ReLU. */
+export interface ConvUnit {
+  kernel: tf.Variable;
+  norm: NormVariables;
+}
+
+export type StudentLayer =
+  | { kind: 'conv'; unit: ConvUnit }
+  | { kind: 'pool'; mode: 'max' | 'avg' }
+  /** relu(bn(conv(conv-bn-relu(x))) + shortcut), the shortcut a 1x1 convolution when widths differ. */
+  | { kind: 'residual'; first: ConvUnit; second: ConvUnit; project: tf.Variable | null };
+
+export const BATCH_NORM_EPSILON = 1e-5;
+export const BATCH_NORM_MOMENTUM = 0.9;
 
 export interface Student {
   architecture: StudentArchitecture;
   featureDim: number;
+  layers: StudentLayer[];
   /** Every variable the optimiser updates. */
   trainable: tf.Variable[];
   /** Weights that take decoupled weight decay (convolution and dense kernels, not biases or norms). */
   decayed: tf.Variable[];
-  /** Images (float32 NHWC, normalised) to features [batch, featureDim]. */
+  /** Images (float32 NHWC, normalised) to features [batch, featureDim]: the layers, then a global average. */
   encode(x: tf.Tensor4D, training: boolean): tf.Tensor2D;
   dispose(): void;
 }
@@ -48,40 +73,68 @@ class Params {
     (trainable ? this.trainable : this.state).push(v);
     return v;
   }
+  conv(cin: number, cout: number): ConvUnit {
+    return {
+      kernel: this.kernel([3, 3, cin, cout]),
+      norm: {
+        gamma: this.constant([cout], 1),
+        beta: this.constant([cout], 0),
+        mean: this.constant([cout], 0, false),
+        variance: this.constant([cout], 1, false),
+      },
+    };
+  }
 }
 
-/** Batch normalisation over N, H, W with running statistics for evaluation. */
-function batchNorm(p: Params, channels: number) {
-  const gamma = p.constant([channels], 1);
-  const beta = p.constant([channels], 0);
-  const runMean = p.constant([channels], 0, false);
-  const runVar = p.constant([channels], 1, false);
-  // Written out with broadcasting ops rather than tf.batchNorm, whose gradient tiles every
-  // statistic to the activation's full size (most of a training step on wasm).
-  const normalise = (x: tf.Tensor4D, mean: tf.Tensor, variance: tf.Tensor) =>
-    tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5))), gamma), beta) as tf.Tensor4D;
-  return (x: tf.Tensor4D, training: boolean): tf.Tensor4D => {
-    if (!training) return normalise(x, runMean, runVar);
-    const { mean, variance } = tf.moments(x, [0, 1, 2]);
-    runMean.assign(tf.add(tf.mul(runMean, 0.9), tf.mul(mean, 0.1)));
-    runVar.assign(tf.add(tf.mul(runVar, 0.9), tf.mul(variance, 0.1)));
-    return normalise(x, mean, variance);
-  };
+/**
+ * Batch normalisation over N, H, W; in training it uses the batch's statistics and updates the
+ * running ones. Written out with broadcasting ops rather than tf.batchNorm, whose gradient tiles
+ * every statistic to the activation's full size (most of a training step on wasm).
+ */
+function batchNorm(v: NormVariables, x: tf.Tensor4D, training: boolean): tf.Tensor4D {
+  const normalise = (mean: tf.Tensor, variance: tf.Tensor) =>
+    tf.add(
+      tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, BATCH_NORM_EPSILON))), v.gamma),
+      v.beta,
+    ) as tf.Tensor4D;
+  if (!training) return normalise(v.mean, v.variance);
+  const { mean, variance } = tf.moments(x, [0, 1, 2]);
+  const keep = BATCH_NORM_MOMENTUM;
+  v.mean.assign(tf.add(tf.mul(v.mean, keep), tf.mul(mean, 1 - keep)));
+  v.variance.assign(tf.add(tf.mul(v.variance, keep), tf.mul(variance, 1 - keep)));
+  return normalise(mean, variance);
 }
 
-function convBnRelu(p: Params, cin: number, cout: number) {
-  const w = p.kernel([3, 3, cin, cout]);
-  const bn = batchNorm(p, cout);
-  return (x: tf.Tensor4D, training: boolean) => tf.relu(bn(tf.conv2d(x, w as tf.Tensor4D, 1, 'same'), training));
+function convNorm(u: ConvUnit, x: tf.Tensor4D, training: boolean): tf.Tensor4D {
+  return batchNorm(u.norm, tf.conv2d(x, u.kernel as tf.Tensor4D, 1, 'same'), training);
 }
 
-function finish(p: Params, architecture: StudentArchitecture, featureDim: number, encode: Student['encode']): Student {
+function runLayer(layer: StudentLayer, x: tf.Tensor4D, training: boolean): tf.Tensor4D {
+  switch (layer.kind) {
+    case 'conv':
+      return tf.relu(convNorm(layer.unit, x, training));
+    case 'pool':
+      return layer.mode === 'max' ? tf.maxPool(x, 2, 2, 'same') : tf.avgPool(x, 2, 2, 'same');
+    case 'residual': {
+      const y = convNorm(layer.second, tf.relu(convNorm(layer.first, x, training)), training);
+      const shortcut = layer.project ? tf.conv2d(x, layer.project as tf.Tensor4D, 1, 'same') : x;
+      return tf.relu(tf.add(y, shortcut)) as tf.Tensor4D;
+    }
+  }
+}
+
+function finish(p: Params, architecture: StudentArchitecture, featureDim: number, layers: StudentLayer[]): Student {
   return {
     architecture,
     featureDim,
+    layers,
     trainable: p.trainable,
     decayed: p.decayed,
-    encode,
+    encode: (x, training) => {
+      let h = x;
+      for (const layer of layers) h = runLayer(layer, h, training);
+      return tf.mean(h, [1, 2]) as tf.Tensor2D;
+    },
     dispose: () => tf.dispose([...p.trainable, ...p.state]),
   };
 }
@@ -89,42 +142,28 @@ function finish(p: Params, architecture: StudentArchitecture, featureDim: number
 /** Three conv-BN-ReLU blocks (32, 64, 128 channels), max-pooled between, then a global average. */
 export function convNet(channels: number, seed: number): Student {
   const p = new Params(seed);
-  const blocks = [convBnRelu(p, channels, 32), convBnRelu(p, 32, 64), convBnRelu(p, 64, 128)];
-  return finish(p, 'convnet', 128, (x, training) => {
-    let h: tf.Tensor4D = x;
-    blocks.forEach((block, i) => {
-      h = block(h, training);
-      if (i < blocks.length - 1) h = tf.maxPool(h, 2, 2, 'same');
-    });
-    return tf.mean(h, [1, 2]) as tf.Tensor2D;
-  });
+  return finish(p, 'convnet', 128, [
+    { kind: 'conv', unit: p.conv(channels, 32) },
+    { kind: 'pool', mode: 'max' },
+    { kind: 'conv', unit: p.conv(32, 64) },
+    { kind: 'pool', mode: 'max' },
+    { kind: 'conv', unit: p.conv(64, 128) },
+  ]);
 }
 
 /** A stem and three basic residual blocks (32, 64, 128), average-pooled between, then a global average. */
 export function resNet(channels: number, seed: number): Student {
   const p = new Params(seed);
-  const stem = convBnRelu(p, channels, 32);
-  const widths = [32, 64, 128];
-  const blocks = widths.map((cout, i) => {
-    const cin = i === 0 ? 32 : (widths[i - 1] as number);
-    const a = convBnRelu(p, cin, cout);
-    const w2 = p.kernel([3, 3, cout, cout]);
-    const bn2 = batchNorm(p, cout);
-    const project = cin === cout ? null : p.kernel([1, 1, cin, cout]);
-    return (x: tf.Tensor4D, training: boolean) => {
-      const y = bn2(tf.conv2d(a(x, training), w2 as tf.Tensor4D, 1, 'same'), training);
-      const shortcut = project ? tf.conv2d(x, project as tf.Tensor4D, 1, 'same') : x;
-      return tf.relu(tf.add(y, shortcut)) as tf.Tensor4D;
-    };
-  });
-  return finish(p, 'resnet', 128, (x, training) => {
-    let h = stem(x, training);
-    blocks.forEach((block, i) => {
-      h = block(h, training);
-      if (i < blocks.length - 1) h = tf.avgPool(h, 2, 2, 'same');
-    });
-    return tf.mean(h, [1, 2]) as tf.Tensor2D;
-  });
+  const layers: StudentLayer[] = [{ kind: 'conv', unit: p.conv(channels, 32) }];
+  let cin = 32;
+  for (const [i, cout] of [32, 64, 128].entries()) {
+    if (i > 0) layers.push({ kind: 'pool', mode: 'avg' });
+    const first = p.conv(cin, cout);
+    const second = p.conv(cout, cout);
+    layers.push({ kind: 'residual', first, second, project: cin === cout ? null : p.kernel([1, 1, cin, cout]) });
+    cin = cout;
+  }
+  return finish(p, 'resnet', 128, layers);
 }
 
 export function createStudent(architecture: StudentArchitecture, channels: number, seed: number): Student {

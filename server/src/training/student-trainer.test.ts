@@ -49,8 +49,7 @@ describe('student training on the wasm backend', () => {
         {
           pixels: pixels.subarray(0, small * 784),
           shape: [small, 28, 28, 1],
-          targets: targets.subarray(0, small * 16),
-          targetDim: 16,
+          objective: { kind: 'regression', targets: targets.subarray(0, small * 16), targetDim: 16 },
         },
         {
           architecture,
@@ -75,6 +74,27 @@ describe('student training on the wasm backend', () => {
       student.dispose();
     }, 180_000);
   }
+
+  it('SimCLR (two augmented views, NT-Xent) and supervised training run through the same loop, and their losses fall', async () => {
+    const small = 256;
+    const shape: [number, number, number, number] = [small, 28, 28, 1];
+    const first = (h: { loss: number }[]) => (h[0] as { loss: number }).loss;
+    const last = (h: { loss: number }[]) => (h.at(-1) as { loss: number }).loss;
+    const contrastive = await trainStudent(
+      { pixels: pixels.subarray(0, small * 784), shape, objective: { kind: 'contrastive' } },
+      { architecture: 'convnet', epochs: 3, batchSize: 64, learningRate: 3e-3, seed: 3 },
+    );
+    contrastive.student.dispose();
+    expect(last(contrastive.history)).toBeLessThan(first(contrastive.history));
+    // NT-Xent of 2x64 rows starts near log(127) = 4.84 and cannot go below 0.
+    expect(first(contrastive.history)).toBeGreaterThan(3);
+    const supervised = await trainStudent(
+      { pixels: pixels.subarray(0, small * 784), shape, objective: { kind: 'supervised', labels, classes: 10 } },
+      { architecture: 'convnet', epochs: 3, batchSize: 64, learningRate: 3e-3, seed: 3, augment: true },
+    );
+    supervised.student.dispose();
+    expect(last(supervised.history)).toBeLessThan(first(supervised.history) * 0.8);
+  }, 180_000);
 
   it('the linear probe separates classes that features separate, and is at chance on shuffled labels', async () => {
     // Features that carry the label (one-hot plus noise) against the same features with labels shuffled.
@@ -103,7 +123,11 @@ describe('student training on the wasm backend', () => {
   });
 
   it('a trained encoder carries the real labels: the linear probe on its features is far above chance (10%)', async () => {
-    const data = { pixels, shape: [COUNT, 28, 28, 1] as [number, number, number, number], targets, targetDim: 16 };
+    const data = {
+      pixels,
+      shape: [COUNT, 28, 28, 1] as [number, number, number, number],
+      objective: { kind: 'regression' as const, targets, targetDim: 16 },
+    };
     const probe = async (epochs: number) => {
       const { student } = await trainStudent(data, {
         architecture: 'convnet',

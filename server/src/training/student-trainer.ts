@@ -1,15 +1,26 @@
 import { SeededRandom } from '@coopt/shared/math';
 import * as tf from '@tensorflow/tfjs-core';
+import { ntXentLoss } from './contrastive-loss.ts';
+import { augmentImages, CONTRASTIVE_VIEWS, CROP_FLIP } from './image-augment.ts';
 import { createStudent, type Student, type StudentArchitecture } from './student-models.ts';
 import { prepareTraining } from './wasm-training-kernels.ts';
+
+/**
+ * What the student learns from, beside the images:
+ * - `regression`: a round's targets (CoOpt step 8), MSE on per-dimension standardised targets or 1 - cosine;
+ * - `contrastive`: nothing but the images, SimCLR's NT-Xent between two augmented views;
+ * - `supervised`: the labels, softmax cross entropy (the upper bound).
+ */
+export type TrainingObjective =
+  | { kind: 'regression'; targets: Float32Array; targetDim: number; loss?: 'mse' | 'cosine' }
+  | { kind: 'contrastive'; temperature?: number; projectionDim?: number }
+  | { kind: 'supervised'; labels: Int32Array; classes: number };
 
 export interface TrainingData {
   /** uint8 images, NHWC. */
   pixels: Uint8Array;
   shape: [number, number, number, number];
-  /** float32 [N, n] regression targets (a round's merged targets). */
-  targets: Float32Array;
-  targetDim: number;
+  objective: TrainingObjective;
 }
 
 export interface TrainerOptions {
@@ -18,22 +29,21 @@ export interface TrainerOptions {
   batchSize?: number;
   learningRate?: number;
   weightDecay?: number;
-  /** 'mse' on per-dimension standardised targets (default), or 'cosine' (1 - cos). */
-  loss?: 'mse' | 'cosine';
-  /** Random crops (4-pixel zero padding) and horizontal flips. */
+  /** Random crops and horizontal flips per image (contrastive training always augments, more strongly). */
   augment?: boolean;
   seed?: number;
   /** Pixel normalisation: (x / 255 - mean) / std. */
   mean?: number;
   std?: number;
-  onEpoch?: (e: EpochReport) => void | Promise<void>;
+  /** Called after every epoch with the encoder as it stands; its time is not counted as training time. */
+  onEpoch?: (e: EpochReport, student: Student) => void | Promise<void>;
 }
 
 export interface EpochReport {
   epoch: number;
   loss: number;
   imagesPerSecond: number;
-  /** Seconds since training began. */
+  /** Training seconds since the start, not counting the time spent in `onEpoch`. */
   seconds: number;
 }
 
@@ -48,42 +58,112 @@ export function normaliseImages(pixels: tf.Tensor4D, mean: number, std: number):
 }
 
 /** Per-dimension mean and standard deviation of the targets. */
-function targetStats(t: TrainingData) {
-  const n = t.targetDim;
-  const rows = t.targets.length / n;
+function targetStats(targets: Float32Array, n: number) {
+  const rows = targets.length / n;
   const mean = new Float32Array(n);
   const std = new Float32Array(n);
   for (let i = 0; i < rows; i++)
-    for (let j = 0; j < n; j++) mean[j] = (mean[j] as number) + (t.targets[i * n + j] as number) / rows;
+    for (let j = 0; j < n; j++) mean[j] = (mean[j] as number) + (targets[i * n + j] as number) / rows;
   for (let i = 0; i < rows; i++)
     for (let j = 0; j < n; j++)
-      std[j] = (std[j] as number) + ((t.targets[i * n + j] as number) - (mean[j] as number)) ** 2 / rows;
+      std[j] = (std[j] as number) + ((targets[i * n + j] as number) - (mean[j] as number)) ** 2 / rows;
   for (let j = 0; j < n; j++) std[j] = Math.max(Math.sqrt(std[j] as number), 1e-6);
   return { mean, std };
 }
 
-function augmentBatch(x: tf.Tensor4D, rng: SeededRandom): tf.Tensor4D {
-  return tf.tidy(() => {
-    const [, h, w] = x.shape;
-    const padded = tf.pad(x, [
-      [0, 0],
-      [4, 4],
-      [4, 4],
-      [0, 0],
-    ]);
-    const top = rng.nextUint32() % 9;
-    const left = rng.nextUint32() % 9;
-    let out = tf.slice(padded, [0, top, left, 0], [-1, h, w, -1]) as tf.Tensor4D;
-    if (rng.next() < 0.5) out = tf.reverse(out, 2) as tf.Tensor4D;
-    return out;
-  });
+/** One objective's head and loss: variables the optimiser also updates, and the batch loss. */
+interface Head {
+  variables: tf.Variable[];
+  decayed: tf.Variable[];
+  /** Rows of the batch (indices into the dataset) to whatever the loss needs, built outside the tape. */
+  batchTargets(idx: Int32Array): tf.Tensor | null;
+  loss(student: Student, x: tf.Tensor4D, target: tf.Tensor | null, rng: SeededRandom): tf.Scalar;
+  dispose(): void;
+}
+
+function dense(rows: number, cols: number, seed: number) {
+  return {
+    w: tf.variable(tf.randomNormal([rows, cols], 0, Math.sqrt(1 / rows), 'float32', seed)),
+    b: tf.variable(tf.zeros([cols])),
+  };
+}
+
+function headFor(objective: TrainingObjective, featureDim: number, seed: number): Head {
+  if (objective.kind === 'regression') {
+    const n = objective.targetDim;
+    const { w, b } = dense(featureDim, n, seed);
+    const stats = targetStats(objective.targets, n);
+    const tMean = tf.tensor1d(stats.mean);
+    const tStd = tf.tensor1d(stats.std);
+    return {
+      variables: [w, b],
+      decayed: [w],
+      batchTargets: (idx) => {
+        const ty = new Float32Array(idx.length * n);
+        idx.forEach((s, k) => {
+          ty.set(objective.targets.subarray(s * n, (s + 1) * n), k * n);
+        });
+        return tf.tidy(() => tf.div(tf.sub(tf.tensor2d(ty, [idx.length, n]), tMean), tStd));
+      },
+      loss: (student, x, y) => {
+        const pred = tf.add(tf.matMul(student.encode(x, true), w), b);
+        if (objective.loss === 'cosine') {
+          const unit = (t: tf.Tensor) => tf.div(t, tf.maximum(tf.norm(t, 'euclidean', 1, true), 1e-8));
+          return tf.mean(tf.sub(1, tf.sum(tf.mul(unit(pred), unit(y as tf.Tensor)), 1))) as tf.Scalar;
+        }
+        return tf.mean(tf.square(tf.sub(pred, y as tf.Tensor))) as tf.Scalar;
+      },
+      dispose: () => tf.dispose([w, b, tMean, tStd]),
+    };
+  }
+  if (objective.kind === 'supervised') {
+    const { w, b } = dense(featureDim, objective.classes, seed);
+    return {
+      variables: [w, b],
+      decayed: [w],
+      batchTargets: (idx) =>
+        tf.tidy(() =>
+          tf.oneHot(
+            tf.tensor1d(
+              Int32Array.from(idx, (s) => objective.labels[s] as number),
+              'int32',
+            ),
+            objective.classes,
+          ),
+        ),
+      loss: (student, x, y) =>
+        tf.losses.softmaxCrossEntropy(y as tf.Tensor, tf.add(tf.matMul(student.encode(x, true), w), b)) as tf.Scalar,
+      dispose: () => tf.dispose([w, b]),
+    };
+  }
+  // SimCLR: a two-layer projection head, and NT-Xent between two independently augmented views.
+  const proj = objective.projectionDim ?? 64;
+  const first = dense(featureDim, featureDim, seed);
+  const second = dense(featureDim, proj, seed + 1);
+  const temperature = objective.temperature ?? 0.5;
+  const project = (f: tf.Tensor) =>
+    tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(f, first.w), first.b)), second.w), second.b) as tf.Tensor2D;
+  return {
+    variables: [first.w, first.b, second.w, second.b],
+    decayed: [first.w, second.w],
+    batchTargets: () => null,
+    loss: (student, x, _y, rng) => {
+      const a = augmentImages(x, rng, CONTRASTIVE_VIEWS);
+      const b = augmentImages(x, rng, CONTRASTIVE_VIEWS);
+      const both = student.encode(tf.concat([a, b], 0), true);
+      const rows = x.shape[0];
+      const z = project(both);
+      return ntXentLoss(tf.slice(z, [0, 0], [rows, -1]), tf.slice(z, [rows, 0], [rows, -1]), temperature);
+    },
+    dispose: () => tf.dispose([first.w, first.b, second.w, second.b]),
+  };
 }
 
 /**
- * Trains a student encoder plus a linear head to regress the targets (CoOpt step 8):
- * AdamW (Adam with decoupled weight decay on kernels), mini-batches in a seeded order, optional
- * crop/flip augmentation, and a report per epoch. The head is dropped afterwards; the encoder is
- * what the linear probe evaluates.
+ * Trains a student encoder with its objective's head: AdamW (Adam with decoupled weight decay on
+ * kernels), mini-batches in a seeded order, optional crop/flip augmentation, and a report per epoch.
+ * The head is dropped afterwards; the encoder is what the linear probe evaluates. Every objective
+ * runs through this one loop, so baselines get the same code and budget as CoOpt.
  */
 export async function trainStudent(data: TrainingData, options: TrainerOptions): Promise<TrainedStudent> {
   await prepareTraining();
@@ -94,18 +174,11 @@ export async function trainStudent(data: TrainingData, options: TrainerOptions):
   const rng = new SeededRandom(seed);
   const [count, h, w, c] = data.shape;
   const student = createStudent(options.architecture, c, seed);
-  const n = data.targetDim;
-  const head = tf.variable(
-    tf.randomNormal([student.featureDim, n], 0, Math.sqrt(1 / student.featureDim), 'float32', seed),
-  );
-  const headBias = tf.variable(tf.zeros([n]));
-  const stats = targetStats(data);
-  const tMean = tf.tensor1d(stats.mean);
-  const tStd = tf.tensor1d(stats.std);
+  const head = headFor(data.objective, student.featureDim, seed);
   const optimizer = tf.train.adam(lr);
   const history: EpochReport[] = [];
   const image = h * w * c;
-  const started = performance.now();
+  let trainingMs = 0;
 
   try {
     for (let epoch = 1; epoch <= options.epochs; epoch++) {
@@ -115,53 +188,47 @@ export async function trainStudent(data: TrainingData, options: TrainerOptions):
       const epochStart = performance.now();
       for (let start = 0; start < count; start += batchSize) {
         const idx = order.subarray(start, Math.min(count, start + batchSize));
+        // Contrastive batches need at least two images for a negative.
+        if (data.objective.kind === 'contrastive' && idx.length < 2) continue;
         const px = new Uint8Array(idx.length * image);
-        const ty = new Float32Array(idx.length * n);
         idx.forEach((s, k) => {
           px.set(data.pixels.subarray(s * image, (s + 1) * image), k * image);
-          ty.set(data.targets.subarray(s * n, (s + 1) * n), k * n);
         });
+        const target = head.batchTargets(idx);
         const loss = tf.tidy(() => {
           let x = normaliseImages(
             tf.tensor4d(px, [idx.length, h, w, c], 'int32'),
             options.mean ?? 0.5,
             options.std ?? 0.25,
           );
-          if (options.augment) x = augmentBatch(x, rng);
-          const y = tf.div(tf.sub(tf.tensor2d(ty, [idx.length, n]), tMean), tStd);
-          return optimizer.minimize(
-            () => {
-              const pred = tf.add(tf.matMul(student.encode(x, true), head), headBias);
-              if (options.loss === 'cosine') {
-                const unit = (t: tf.Tensor) => tf.div(t, tf.maximum(tf.norm(t, 'euclidean', 1, true), 1e-8));
-                const cos = tf.sum(tf.mul(unit(pred), unit(y)), 1);
-                return tf.mean(tf.sub(1, cos)) as tf.Scalar;
-              }
-              return tf.mean(tf.square(tf.sub(pred, y))) as tf.Scalar;
-            },
-            true,
-            [...student.trainable, head, headBias],
-          ) as tf.Scalar;
+          if (options.augment && data.objective.kind !== 'contrastive') x = augmentImages(x, rng, CROP_FLIP);
+          return optimizer.minimize(() => head.loss(student, x, target, rng), true, [
+            ...student.trainable,
+            ...head.variables,
+          ]) as tf.Scalar;
         });
+        target?.dispose();
         // Decoupled weight decay (AdamW): shrink the kernels directly, apart from the gradient.
         tf.tidy(() => {
-          for (const v of [...student.decayed, head]) v.assign(tf.mul(v, 1 - lr * wd));
+          for (const v of [...student.decayed, ...head.decayed]) v.assign(tf.mul(v, 1 - lr * wd));
         });
         lossSum += ((await loss.data()) as Float32Array)[0] as number;
         loss.dispose();
         batches++;
       }
+      const epochMs = performance.now() - epochStart;
+      trainingMs += epochMs;
       const report: EpochReport = {
         epoch,
-        loss: lossSum / batches,
-        imagesPerSecond: count / ((performance.now() - epochStart) / 1000),
-        seconds: (performance.now() - started) / 1000,
+        loss: lossSum / Math.max(1, batches),
+        imagesPerSecond: count / (epochMs / 1000),
+        seconds: trainingMs / 1000,
       };
       history.push(report);
-      await options.onEpoch?.(report);
+      await options.onEpoch?.(report, student);
     }
   } finally {
-    tf.dispose([head, headBias, tMean, tStd]);
+    head.dispose();
     optimizer.dispose();
   }
   return { student, history };
