@@ -48,17 +48,21 @@ export async function readSamplesByIds(
     .where(eq(sampleRanges.datasetId, dataset.id))
     .orderBy(asc(sampleRanges.start));
   const out = new Uint8Array(ids.length * per);
-  const cache = new Map<string, Uint8Array>();
+  // Group the requested rows by the chunk that holds them, so each chunk is read once whatever the order.
+  const byChunk = new Map<(typeof ranges)[number], number[]>();
   for (const [i, id] of ids.entries()) {
     const range = ranges.find((r) => id >= r.start && id < r.start + r.count);
     if (!range) throw new Error(`sample ${id} is outside dataset ${dataset.id}`);
-    let chunk = cache.get(range.blobKey);
-    if (!chunk) {
-      cache.clear();
-      chunk = await deps.blobs.get(range.blobKey);
-      cache.set(range.blobKey, chunk);
+    const rows = byChunk.get(range);
+    if (rows) rows.push(i);
+    else byChunk.set(range, [i]);
+  }
+  for (const [range, rows] of byChunk) {
+    const chunk = await deps.blobs.get(range.blobKey);
+    for (const i of rows) {
+      const at = (ids[i] as number) - range.start;
+      out.set(chunk.subarray(at * per, (at + 1) * per), i * per);
     }
-    out.set(chunk.subarray((id - range.start) * per, (id - range.start + 1) * per), i * per);
   }
   return out;
 }

@@ -37,6 +37,8 @@ export interface TrainerOptions {
   std?: number;
   /** Called after every epoch with the encoder as it stands; its time is not counted as training time. */
   onEpoch?: (e: EpochReport, student: Student) => void | Promise<void>;
+  /** Called after every batch. */
+  onBatch?: (p: { epoch: number; batch: number; batches: number }) => void | Promise<void>;
 }
 
 export interface EpochReport {
@@ -215,6 +217,7 @@ export async function trainStudent(data: TrainingData, options: TrainerOptions):
         lossSum += ((await loss.data()) as Float32Array)[0] as number;
         loss.dispose();
         batches++;
+        await options.onBatch?.({ epoch, batch: batches, batches: Math.ceil(count / batchSize) });
       }
       const epochMs = performance.now() - epochStart;
       trainingMs += epochMs;

@@ -1,11 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { eq } from 'drizzle-orm';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { knownSources } from '../datasets/known-sources.ts';
 import { trainingRuns } from '../db/schema.ts';
 import { zooDir } from '../priors/prior-zoo.ts';
+import { initTfjs } from '../priors/tfjs-runtime.ts';
 import { idxImages, idxLabels } from '../test/dataset-files.ts';
 import { SimulatedVolunteer, workUntilIdle } from '../test/simulated-volunteer.ts';
 import { createTestApp } from '../test/test-app.ts';
@@ -25,6 +28,7 @@ function demoSplit() {
 
 describe.each(databaseKinds())('student-training jobs on %s', (kind) => {
   let t: Awaited<ReturnType<typeof createTestApp>>;
+  let campaignId: number;
 
   beforeAll(async () => {
     t = await createTestApp(kind);
@@ -37,18 +41,22 @@ describe.each(databaseKinds())('student-training jobs on %s', (kind) => {
     });
     expect(ds.status).toBe(201);
     const datasetId = ((await ds.json()) as { id: number }).id;
-    const prior = await t.postJson('/api/admin/priors', {
-      name: 'resnet-sup',
-      onnx: { blob: await t.upload(fs.readFileSync(path.join(zooDir, 'models', 'resnet-sup.onnx'))) },
-      featureTensor: 'features',
-      normalization: { pixelScale: 1 / 255, mean: [0.286], std: [0.353] },
-      datasetId,
-    });
-    const priorId = ((await prior.json()) as { id: number }).id;
+    const priorIds: number[] = [];
+    for (const name of ['resnet-sup', 'convnet-random']) {
+      const prior = await t.postJson('/api/admin/priors', {
+        name,
+        onnx: { blob: await t.upload(fs.readFileSync(path.join(zooDir, 'models', `${name}.onnx`))) },
+        featureTensor: 'features',
+        normalization: { pixelScale: 1 / 255, mean: [0.286], std: [0.353] },
+        datasetId,
+      });
+      expect(prior.status).toBe(201);
+      priorIds.push(((await prior.json()) as { id: number }).id);
+    }
     const c = await t.postJson('/api/admin/campaigns', {
       name: 'train',
       datasetId,
-      priorIds: [priorId],
+      priorIds,
       shardSize: 500,
       sharedSetSize: 100,
       targetDim: 16,
@@ -57,6 +65,7 @@ describe.each(databaseKinds())('student-training jobs on %s', (kind) => {
     });
     expect(c.status).toBe(201);
     await workUntilIdle([await SimulatedVolunteer.register(t.app)]);
+    campaignId = ((await c.json()) as { id: number }).id;
   });
   afterAll(() => t.close());
 
@@ -71,31 +80,108 @@ describe.each(databaseKinds())('student-training jobs on %s', (kind) => {
     expect((sent?.config as { jobId?: string } | undefined)?.jobId).toMatch(/^[0-9a-f-]{36}$/);
     expect(sent?.status).toBe('queued');
 
-    // A worker started later finds the job in the database and runs it.
-    const worker = await startTrainingQueue(t.deps, { work: true, epochs: 2, probeImages: 400, pollSeconds: 0.5 });
+    // Admin-asked runs of every other kind, refused first without the token and for a missing round.
+    const runsUrl = `/api/admin/campaigns/${campaignId}/rounds/1/training-runs`;
+    expect((await t.app.request(runsUrl, { method: 'POST', body: '{}' })).status).toBe(401);
+    const missing = await t.postJson(`/api/admin/campaigns/${campaignId}/rounds/9/training-runs`, {});
+    expect(missing.status).toBe(404);
+    const bad = await t.postJson(runsUrl, { kind: 'byol' });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain('json.kind');
+    for (const kind of ['simclr', 'supervised', 'random', 'no-align', 'worst-prior', 'priors']) {
+      const res = await t.postJson(runsUrl, { kind, epochs: 2, probeImages: 400 });
+      expect(res.status).toBe(201);
+    }
+
+    // A worker started later finds every job in the database and runs them one at a time.
+    const worker = await startTrainingQueue(t.deps, { work: true, epochs: 2, pollSeconds: 0.5 });
+    let runs = await t.deps.database.db.select().from(trainingRuns).orderBy(asc(trainingRuns.id));
     try {
-      let run = sent;
-      for (let i = 0; i < 240 && run?.status !== 'done' && run?.status !== 'failed'; i++) {
+      for (let i = 0; i < 900 && runs.some((r) => r.status !== 'done' && r.status !== 'failed'); i++) {
         await new Promise((r) => setTimeout(r, 500));
-        [run] = await t.deps.database.db
-          .select()
-          .from(trainingRuns)
-          .where(eq(trainingRuns.id, sent?.id as number));
+        runs = await t.deps.database.db.select().from(trainingRuns).orderBy(asc(trainingRuns.id));
       }
-      const metrics = run?.metrics as {
-        history: { epoch: number; loss: number }[];
-        probe: { accuracies: number[]; mean: number; std: number };
-        error?: string;
-      };
-      expect(metrics.error).toBeUndefined();
-      expect(run?.status).toBe('done');
-      expect(metrics.history.map((h) => h.epoch)).toEqual([1, 2]);
-      expect(metrics.history.every((h) => Number.isFinite(h.loss))).toBe(true);
-      expect(metrics.probe.accuracies).toHaveLength(3);
-      // Ten classes: chance is 0.1.
-      expect(metrics.probe.mean).toBeGreaterThan(0.3);
     } finally {
       await worker.stop();
     }
-  }, 180_000);
+    type Metrics = {
+      kind: string;
+      history: { epoch: number; loss: number; probeAccuracy: number; seconds: number }[];
+      probe: { accuracies: number[]; mean: number; std: number };
+      priors?: { name: string; uniformity: number; probe: { mean: number } }[];
+      error?: string;
+    };
+    const byKind = new Map(runs.map((r) => [(r.metrics as Metrics).kind, r]));
+    for (const r of runs) {
+      expect((r.metrics as Metrics).error).toBeUndefined();
+      expect(r.status).toBe('done');
+    }
+    expect([...byKind.keys()].sort()).toEqual(
+      ['coopt', 'no-align', 'priors', 'random', 'simclr', 'supervised', 'worst-prior'].sort(),
+    );
+    for (const kind of ['coopt', 'simclr', 'supervised', 'no-align', 'worst-prior']) {
+      const m = byKind.get(kind)?.metrics as Metrics;
+      expect(m.history.map((h) => h.epoch)).toEqual([1, 2]);
+      expect(m.history.every((h) => Number.isFinite(h.loss) && h.probeAccuracy > 0 && h.seconds > 0)).toBe(true);
+      expect(m.probe.accuracies).toHaveLength(3);
+    }
+    const acc = (kind: string) => (byKind.get(kind)?.metrics as Metrics).probe.mean;
+    // Ten classes: chance is 0.1. The student on CoOpt targets is well above it; labels do better still.
+    expect(acc('coopt')).toBeGreaterThan(0.3);
+    expect(acc('supervised')).toBeGreaterThan(acc('random'));
+    expect((byKind.get('random')?.metrics as Metrics).history).toEqual([]);
+    const priors = (byKind.get('priors')?.metrics as Metrics).priors ?? [];
+    expect(priors.map((p) => p.name).sort()).toEqual(['convnet-random', 'resnet-sup']);
+    const prior = (name: string) => priors.find((p) => p.name === name) as (typeof priors)[number];
+    // The supervised prior is both more uniform and more accurate than the random-weight one.
+    expect(prior('resnet-sup').uniformity).toBeLessThan(prior('convnet-random').uniformity);
+    expect(prior('resnet-sup').probe.mean).toBeGreaterThan(prior('convnet-random').probe.mean);
+
+    // The report: every section filled, and its plots.
+    const report = await (await t.app.request(`/api/campaigns/${campaignId}/rounds/1/report.md`)).text();
+    if (process.env.COOPT_PRINT_REPORT) console.log(report);
+    expect(report).toContain('| Acc. (%) |');
+    expect(report).toContain(`${(acc('simclr') * 100).toFixed(1)} ±`);
+    expect(report).toContain("Spearman's ρ between V and accuracy: -1.000 over 2 priors");
+    expect(report).toContain('| CoOpt, no alignment |');
+    for (const plot of ['accuracy-vs-time.svg', 'uniformity-vs-accuracy.svg', 'alignment-ablation.svg']) {
+      const res = await t.app.request(`/api/campaigns/${campaignId}/rounds/1/report/${plot}`);
+      expect(res.headers.get('content-type')).toBe('image/svg+xml');
+      const svg = await res.text();
+      expect(svg).toContain('<svg');
+      expect(svg).not.toContain('No finished');
+    }
+    const curves = await (
+      await t.app.request(`/api/campaigns/${campaignId}/rounds/1/report/accuracy-vs-time.svg`)
+    ).text();
+    expect(curves.split('<polyline').length - 1).toBe(5);
+
+    // The CoOpt student downloads as TF.js files that load and encode images.
+    const list = (await (await t.app.request(`/api/campaigns/${campaignId}/rounds`)).json()) as {
+      rounds: { trainingRuns: { id: number; downloads: string[] }[] }[];
+    };
+    const coopt = list.rounds[0]?.trainingRuns.find((r) => r.id === byKind.get('coopt')?.id);
+    expect(coopt?.downloads).toHaveLength(2);
+    const modelJson = (await (await t.app.request(coopt?.downloads[0] as string)).json()) as {
+      modelTopology: object;
+      weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[];
+    };
+    const weights = new Uint8Array(await (await t.app.request(coopt?.downloads[1] as string)).arrayBuffer());
+    await initTfjs();
+    await tf.setBackend('wasm');
+    const model = await tfl.loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: modelJson.modelTopology,
+        weightSpecs: modelJson.weightsManifest[0]?.weights,
+        weightData: weights.buffer as ArrayBuffer,
+      }),
+    );
+    const features = model.predict(tf.zeros([2, 28, 28, 1])) as tf.Tensor;
+    expect(features.shape).toEqual([2, 128]);
+    expect(Array.from((await features.data()) as Float32Array).every(Number.isFinite)).toBe(true);
+    tf.dispose(features);
+    model.dispose();
+    const gone = await t.app.request(`/api/campaigns/${campaignId}/training-runs/999999/model.json`);
+    expect(gone.status).toBe(404);
+  }, 600_000);
 });

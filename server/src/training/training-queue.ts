@@ -3,7 +3,7 @@ import PgBoss from 'pg-boss';
 import type { BlobStore } from '../blobs/blob-store.ts';
 import type { Database } from '../db/database.ts';
 import { trainingRuns } from '../db/schema.ts';
-import { runTrainingRun, type TrainingRunOptions } from './training-run.ts';
+import { runTrainingRun, type TrainingRunDefaults } from './training-run.ts';
 
 const QUEUE = 'train-student';
 
@@ -20,7 +20,7 @@ export interface TrainingQueue {
  */
 export async function startTrainingQueue(
   deps: { database: Database; blobs: BlobStore },
-  options: TrainingRunOptions & { work: boolean; pollSeconds?: number },
+  options: TrainingRunDefaults & { work: boolean; pollSeconds?: number },
 ): Promise<TrainingQueue> {
   const { target, executeSql } = deps.database;
   const boss =

@@ -1,52 +1,78 @@
 import { SeededRandom } from '@coopt/shared/math';
-import { and, eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import type { BlobStore } from '../blobs/blob-store.ts';
 import { readLabels } from '../datasets/dataset-labels.ts';
 import { readSamplesByIds } from '../datasets/dataset-samples.ts';
 import type { Database } from '../db/database.ts';
-import { campaigns, datasets, roundExports, rounds, trainingRuns } from '../db/schema.ts';
-import { readSafetensors } from '../export/safetensors-reader.ts';
+import { campaigns, datasets, priorModels, priorScores, rounds, trainingRuns } from '../db/schema.ts';
 import { initTfjs, tf } from '../priors/tfjs-runtime.ts';
+import { ablationTargets } from './ablation-targets.ts';
 import { linearProbe, meanStd } from './linear-probe.ts';
-import type { EpochReport } from './student-trainer.ts';
-import { encodeAll, trainStudent } from './student-trainer.ts';
+import { priorOutputs } from './prior-features.ts';
+import { readRoundTargets } from './round-targets.ts';
+import { exportStudent } from './student-export.ts';
+import type { Student } from './student-models.ts';
+import { type EpochReport, encodeAll, type TrainingObjective, trainStudent } from './student-trainer.ts';
+import { readRunConfig } from './training-run-config.ts';
 
 type Deps = { database: Database; blobs: BlobStore };
+type Dataset = typeof datasets.$inferSelect;
 
-export interface TrainingRunOptions {
+export interface TrainingRunDefaults {
+  /** Epochs for runs that do not set their own. */
   epochs: number;
-  /** Labelled images the linear probe uses (split 80/20 into its train and test parts). */
-  probeImages?: number;
 }
 
-const NORM = { mean: 0.286, std: 0.353 };
-const PROBE_SEEDS = [0, 1, 2];
+export const PIXEL_NORM = { mean: 0.286, std: 0.353 };
+export const PROBE_SEEDS = [0, 1, 2];
 
-/** The targets and sample ids of a completed round, from its safetensors export. */
-async function roundTargets(deps: Deps, roundId: number) {
-  const [exp] = await deps.database.db
-    .select()
-    .from(roundExports)
-    .where(and(eq(roundExports.roundId, roundId), eq(roundExports.format, 'safetensors')));
-  if (!exp) throw new Error(`round ${roundId} has no export`);
-  const { at } = readSafetensors(await deps.blobs.get(exp.blobKey));
-  const t = at('targets');
-  return {
-    targets: new Float32Array(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength / 4),
-    dim: t.shape[1] as number,
-    ids: Int32Array.from(new BigInt64Array(at('sample_ids').bytes.buffer), Number),
-  };
+export interface EpochPoint extends EpochReport {
+  /** Linear-probe accuracy (first probe seed) of the encoder after this epoch. */
+  probeAccuracy?: number;
 }
 
 /**
- * One student-training job (CoOpt step 8): a ConvNet regressed onto a completed round's targets on
- * the wasm backend, its per-epoch loss written to the run as it goes, then a linear probe on the
- * dataset's labels (3 seeds) when it has any.
+ * The labelled images a campaign's runs are probed on: the same seeded choice for every run, so
+ * accuracies compare. Each probe seed cuts them 80/20 differently into the probe's train and test parts.
  */
-export async function runTrainingRun(deps: Deps, runId: number, options: TrainingRunOptions): Promise<void> {
+async function probeSet(deps: Deps, dataset: Dataset, campaignSeed: number, images: number) {
+  const labels = await readLabels(deps, dataset);
+  if (!labels) return null;
+  const count = Math.min(dataset.count, images);
+  const ids = new SeededRandom(campaignSeed + 7919).permutation(dataset.count).subarray(0, count);
+  const pixels = await readSamplesByIds(deps, dataset, ids);
+  const y = Int32Array.from(ids, (i) => labels[i] as number);
+  const classes = Math.max(...labels) + 1;
+  const probe = async (features: Float32Array, dim: number, seed: number) => {
+    const order = new SeededRandom(seed).permutation(count);
+    const cut = Math.floor(count * 0.8);
+    const part = (rows: Int32Array) => {
+      const f = new Float32Array(rows.length * dim);
+      rows.forEach((r, k) => {
+        f.set(features.subarray(r * dim, (r + 1) * dim), k * dim);
+      });
+      return { features: f, labels: Int32Array.from(rows, (r) => y[r] as number), dim };
+    };
+    return (await linearProbe(part(order.subarray(0, cut)), part(order.subarray(cut)), { classes, seed })).accuracy;
+  };
+  const probeAll = async (features: Float32Array, dim: number) => {
+    const accuracies: number[] = [];
+    for (const seed of PROBE_SEEDS) accuracies.push(await probe(features, dim, seed));
+    return { accuracies, ...meanStd(accuracies), images: count };
+  };
+  return { ids, pixels, labels, probe, probeAll };
+}
+
+/**
+ * One training job: load the run's config, build what its kind learns from (the round's targets,
+ * an ablation's targets, the labels, or only the images), train through the shared trainer with a
+ * probe after every epoch, probe the result with 3 seeds, and store the student as TF.js files.
+ * Progress and metrics are written to the run as it goes, for the dashboard.
+ */
+export async function runTrainingRun(deps: Deps, runId: number, defaults: TrainingRunDefaults): Promise<void> {
   const { db } = deps.database;
   const [row] = await db
-    .select({ run: trainingRuns, round: rounds, dataset: datasets })
+    .select({ run: trainingRuns, round: rounds, campaign: campaigns, dataset: datasets })
     .from(trainingRuns)
     .innerJoin(rounds, eq(rounds.id, trainingRuns.roundId))
     .innerJoin(campaigns, eq(campaigns.id, rounds.campaignId))
@@ -54,54 +80,127 @@ export async function runTrainingRun(deps: Deps, runId: number, options: Trainin
     .where(eq(trainingRuns.id, runId));
   if (!row) throw new Error(`no training run ${runId}`);
   if (row.run.status === 'done') return;
-  const history: EpochReport[] = [];
+  const config = readRunConfig(row.run.config);
+  const epochs = config.kind === 'random' ? 0 : (config.epochs ?? defaults.epochs);
+  const metrics: Record<string, unknown> = { kind: config.kind, architecture: config.architecture, epochs };
+  const history: EpochPoint[] = [];
   const save = (status: string, extra: Record<string, unknown> = {}) =>
     db
       .update(trainingRuns)
-      .set({ status, metrics: { history, ...extra } })
+      .set({ status, metrics: { ...metrics, history, ...extra } })
       .where(eq(trainingRuns.id, runId));
+  const d = row.dataset;
   try {
-    await save('running');
+    await save('running', { stage: 'preparing data' });
     await initTfjs();
     await tf.setBackend('wasm');
-    const { targets, dim, ids } = await roundTargets(deps, row.round.id);
-    const d = row.dataset;
+    const probes = await probeSet(deps, d, row.campaign.seed, config.probeImages);
+
+    if (config.kind === 'priors') {
+      if (!probes) throw new Error(`dataset ${d.name} has no labels to probe the priors on`);
+      const scores = await db.select().from(priorScores).where(eq(priorScores.roundId, row.round.id));
+      const priors = await db
+        .select()
+        .from(priorModels)
+        .where(
+          inArray(
+            priorModels.id,
+            scores.map((s) => s.modelId),
+          ),
+        );
+      const results = [];
+      for (const prior of priors) {
+        await save('running', { stage: `probing prior ${prior.name}` });
+        const { values, dim } = await priorOutputs(deps, prior, d, probes.ids);
+        const uniformity = scores.find((s) => s.modelId === prior.id)?.uniformity as number;
+        results.push({ priorId: prior.id, name: prior.name, uniformity, probe: await probes.probeAll(values, dim) });
+      }
+      await save('done', { priors: results });
+      return;
+    }
+
+    const round = await readRoundTargets(deps, row.round.id);
+    let rows = Int32Array.from(round.ids.keys());
+    if (config.images && config.images < rows.length)
+      rows = new SeededRandom(row.campaign.seed + 104729).permutation(rows.length).slice(0, config.images).sort();
+    const ids = Int32Array.from(rows, (r) => round.ids[r] as number);
+    const pickTargets = (all: Float32Array) => {
+      const out = new Float32Array(rows.length * round.dim);
+      rows.forEach((r, k) => {
+        out.set(all.subarray(r * round.dim, (r + 1) * round.dim), k * round.dim);
+      });
+      return out;
+    };
+
+    let objective: TrainingObjective;
+    if (config.kind === 'coopt') {
+      objective = { kind: 'regression', targets: pickTargets(round.targets), targetDim: round.dim, loss: config.loss };
+    } else if (config.kind === 'no-align' || config.kind === 'worst-prior') {
+      await save('running', { stage: `computing ${config.kind} targets` });
+      const ablated = await ablationTargets(deps, row.round.id, config.kind);
+      objective = {
+        kind: 'regression',
+        targets: pickTargets(ablated.targets),
+        targetDim: round.dim,
+        loss: config.loss,
+      };
+    } else if (config.kind === 'supervised') {
+      if (!probes) throw new Error(`dataset ${d.name} has no labels for supervised training`);
+      objective = {
+        kind: 'supervised',
+        labels: Int32Array.from(ids, (i) => probes.labels[i] as number),
+        classes: Math.max(...probes.labels) + 1,
+      };
+    } else {
+      objective = { kind: 'contrastive' };
+    }
+
     const pixels = await readSamplesByIds(deps, d, ids);
+    const probeShape: [number, number, number, number] = [probes?.ids.length ?? 0, d.height, d.width, d.channels];
+    const featuresOf = (student: Student) =>
+      probes ? encodeAll(student, probes.pixels, probeShape, PIXEL_NORM) : Promise.resolve(null);
+    let lastProgress = 0;
+    metrics.images = ids.length;
     const { student } = await trainStudent(
-      { pixels, shape: [ids.length, d.height, d.width, d.channels], targets, targetDim: dim },
+      { pixels, shape: [ids.length, d.height, d.width, d.channels], objective },
       {
-        architecture: 'convnet',
-        epochs: options.epochs,
-        mean: NORM.mean,
-        std: NORM.std,
-        onEpoch: async (e) => {
-          history.push(e);
-          await save('running');
+        architecture: config.architecture,
+        epochs,
+        augment: config.augment,
+        seed: config.seed,
+        mean: PIXEL_NORM.mean,
+        std: PIXEL_NORM.std,
+        onBatch: async (p) => {
+          if (performance.now() - lastProgress < 2000) return;
+          lastProgress = performance.now();
+          await save('running', { stage: 'training', progress: p });
+        },
+        onEpoch: async (e, s) => {
+          const point: EpochPoint = { ...e };
+          const f = await featuresOf(s);
+          if (f && probes) point.probeAccuracy = await probes.probe(f, s.featureDim, PROBE_SEEDS[0] as number);
+          history.push(point);
+          await save('running', { stage: 'training', progress: { epoch: e.epoch, batch: 0, batches: 0 } });
         },
       },
     );
-    let probe: Record<string, unknown> | null = null;
-    const labels = await readLabels(deps, d);
-    if (labels) {
-      const count = Math.min(d.count, options.probeImages ?? 5000);
-      const order = new SeededRandom(runId).permutation(d.count).subarray(0, count);
-      const probePixels = await readSamplesByIds(deps, d, order);
-      const features = await encodeAll(student, probePixels, [count, d.height, d.width, d.channels], NORM);
-      const cut = Math.floor(count * 0.8);
-      const f = student.featureDim;
-      const part = (from: number, to: number) => ({
-        features: features.subarray(from * f, to * f),
-        labels: Int32Array.from(order.subarray(from, to), (i) => labels[i] as number),
-        dim: f,
-      });
-      const classes = Math.max(...labels) + 1;
-      const accuracies: number[] = [];
-      for (const seed of PROBE_SEEDS)
-        accuracies.push((await linearProbe(part(0, cut), part(cut, count), { classes, seed })).accuracy);
-      probe = { accuracies, ...meanStd(accuracies), images: count };
-    }
+    await save('running', { stage: 'probing' });
+    const f = await featuresOf(student);
+    const probe = f && probes ? await probes.probeAll(f, student.featureDim) : null;
+    const files = await exportStudent(student, {
+      height: d.height,
+      width: d.width,
+      channels: d.channels,
+      ...PIXEL_NORM,
+    });
     student.dispose();
-    await save('done', { probe });
+    const modelJson = await deps.blobs.put(files.modelJson);
+    const weights = await deps.blobs.put(files.weights);
+    await save('done', {
+      probe,
+      seconds: history.at(-1)?.seconds ?? 0,
+      model: { modelJson: modelJson.key, weights: weights.key, bytes: files.weights.byteLength },
+    });
   } catch (err) {
     await save('failed', { error: err instanceof Error ? err.message : String(err) });
     throw err;

@@ -8,6 +8,7 @@ import { createRouter } from '../../http/app-env.ts';
 import { AppError } from '../../http/app-error.ts';
 import { parseByteRange } from '../../http/byte-range.ts';
 import { validate } from '../../http/validate.ts';
+import { buildRoundReport, REPORT_PLOTS } from '../../reports/round-report.ts';
 
 const idParam = z.object({ id: z.coerce.number().int().positive() });
 const exportParam = z.object({
@@ -19,6 +20,16 @@ const alignmentParam = z.object({
   id: z.coerce.number().int().positive(),
   round: z.coerce.number().int().positive(),
   prior: z.coerce.number().int().positive(),
+});
+const roundParam = z.object({
+  id: z.coerce.number().int().positive(),
+  round: z.coerce.number().int().positive(),
+});
+const plotParam = roundParam.extend({ plot: z.enum(REPORT_PLOTS) });
+const studentParam = z.object({
+  id: z.coerce.number().int().positive(),
+  run: z.coerce.number().int().positive(),
+  file: z.enum(['model.json', 'weights.bin']),
 });
 const FORMAT = { 'targets.npz': 'npz', 'targets.safetensors': 'safetensors', 'manifest.json': 'manifest' } as const;
 const CONTENT_TYPE = {
@@ -60,6 +71,7 @@ export const campaignsRoute = createRouter()
               id: trainingRuns.id,
               roundId: trainingRuns.roundId,
               status: trainingRuns.status,
+              config: trainingRuns.config,
               metrics: trainingRuns.metrics,
             })
             .from(trainingRuns)
@@ -76,7 +88,26 @@ export const campaignsRoute = createRouter()
         ...r,
         trainingRuns: runs
           .filter((t) => t.roundId === roundId)
-          .map((t) => ({ id: t.id, status: t.status, metrics: (t.metrics ?? null) as Record<string, unknown> | null })),
+          .map((t) => {
+            const metrics = (t.metrics ?? null) as Record<string, unknown> | null;
+            const base = `/api/campaigns/${c.req.valid('param').id}/training-runs/${t.id}`;
+            return {
+              id: t.id,
+              status: t.status,
+              config: t.config as Record<string, unknown>,
+              metrics,
+              downloads: metrics?.model ? [`${base}/model.json`, `${base}/weights.bin`] : [],
+            };
+          }),
+        report:
+          r.status === 'complete'
+            ? {
+                markdown: `/api/campaigns/${c.req.valid('param').id}/rounds/${r.number}/report.md`,
+                plots: REPORT_PLOTS.map(
+                  (p) => `/api/campaigns/${c.req.valid('param').id}/rounds/${r.number}/report/${p}`,
+                ),
+              }
+            : null,
         downloads:
           r.status === 'complete'
             ? Object.keys(FORMAT).map((f) => `/api/campaigns/${c.req.valid('param').id}/rounds/${r.number}/${f}`)
@@ -97,6 +128,38 @@ export const campaignsRoute = createRouter()
     return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
       'content-type': 'application/octet-stream',
       'content-disposition': `attachment; filename="campaign-${id}-round-${round}-prior-${prior}-map.f32"`,
+    });
+  })
+  .get('/:id/rounds/:round/report.md', validate('param', roundParam), async (c) => {
+    const { id, round } = c.req.valid('param');
+    const report = await buildRoundReport(c.var.deps.database, id, round);
+    return c.body(report.markdown, 200, {
+      'content-type': 'text/markdown; charset=utf-8',
+      'content-disposition': `inline; filename="campaign-${id}-round-${round}-report.md"`,
+    });
+  })
+  .get('/:id/rounds/:round/report.json', validate('param', roundParam), async (c) => {
+    const { id, round } = c.req.valid('param');
+    return c.json((await buildRoundReport(c.var.deps.database, id, round)).summary);
+  })
+  .get('/:id/rounds/:round/report/:plot', validate('param', plotParam), async (c) => {
+    const { id, round, plot } = c.req.valid('param');
+    const report = await buildRoundReport(c.var.deps.database, id, round);
+    return c.body(report.plots[plot], 200, { 'content-type': 'image/svg+xml', 'cache-control': 'no-cache' });
+  })
+  .get('/:id/training-runs/:run/:file', validate('param', studentParam), async (c) => {
+    const { id, run, file } = c.req.valid('param');
+    const [row] = await c.var.deps.database.db
+      .select({ metrics: trainingRuns.metrics })
+      .from(trainingRuns)
+      .innerJoin(rounds, eq(rounds.id, trainingRuns.roundId))
+      .where(and(eq(rounds.campaignId, id), eq(trainingRuns.id, run)));
+    const model = (row?.metrics as { model?: { modelJson: string; weights: string } } | null)?.model;
+    if (!model) throw AppError.notFound(`campaign ${id} has no trained student from run ${run}`);
+    const bytes = await c.var.deps.blobs.get(file === 'model.json' ? model.modelJson : model.weights);
+    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
+      'content-type': file === 'model.json' ? 'application/json' : 'application/octet-stream',
+      'content-disposition': `attachment; filename="${file}"`,
     });
   })
   .get('/:id/rounds/:round/:file', validate('param', exportParam), async (c) => {
