@@ -14,7 +14,7 @@ export interface Series {
   points: [number, number][];
 }
 
-const escape = (s: string) =>
+const escapeXml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(1) : v.toFixed(2));
 
@@ -37,11 +37,11 @@ function frame(title: string, xLabel: string, yLabel: string, x: [number, number
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12">`,
     `<rect width="${WIDTH}" height="${HEIGHT}" fill="white"/>`,
-    `<text x="${WIDTH / 2 - MARGIN.right / 2}" y="22" text-anchor="middle" font-size="14" font-weight="bold">${escape(title)}</text>`,
+    `<text x="${WIDTH / 2 - MARGIN.right / 2}" y="22" text-anchor="middle" font-size="14" font-weight="bold">${escapeXml(title)}</text>`,
     `<line x1="${MARGIN.left}" y1="${MARGIN.top + plotH}" x2="${MARGIN.left + plotW}" y2="${MARGIN.top + plotH}" stroke="black"/>`,
     `<line x1="${MARGIN.left}" y1="${MARGIN.top}" x2="${MARGIN.left}" y2="${MARGIN.top + plotH}" stroke="black"/>`,
-    `<text x="${MARGIN.left + plotW / 2}" y="${HEIGHT - 14}" text-anchor="middle">${escape(xLabel)}</text>`,
-    `<text transform="translate(16 ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escape(yLabel)}</text>`,
+    `<text x="${MARGIN.left + plotW / 2}" y="${HEIGHT - 14}" text-anchor="middle">${escapeXml(xLabel)}</text>`,
+    `<text transform="translate(16 ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(yLabel)}</text>`,
   ];
   for (const t of ticks(y[0], y[1])) {
     if (t < y[0] || t > y[1]) continue;
@@ -71,7 +71,7 @@ function legend(parts: string[], names: string[]) {
     const x = WIDTH - MARGIN.right + 16;
     parts.push(
       `<rect x="${x}" y="${y - 8}" width="12" height="12" fill="${PALETTE[i % PALETTE.length]}"/>`,
-      `<text x="${x + 18}" y="${y + 2}">${escape(name)}</text>`,
+      `<text x="${x + 18}" y="${y + 2}">${escapeXml(name)}</text>`,
     );
   });
 }
@@ -127,7 +127,7 @@ export function scatterChart(opts: {
     const color = PALETTE[i % PALETTE.length];
     parts.push(
       `<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="5" fill="${color}"/>`,
-      `<text x="${(sx(p.x) + 8).toFixed(1)}" y="${(sy(p.y) - 8).toFixed(1)}">${escape(p.label)}</text>`,
+      `<text x="${(sx(p.x) + 8).toFixed(1)}" y="${(sy(p.y) - 8).toFixed(1)}">${escapeXml(p.label)}</text>`,
     );
   });
   return `${parts.join('\n')}\n</svg>\n`;
@@ -149,7 +149,7 @@ export function barChart(opts: {
     const color = PALETTE[i % PALETTE.length];
     parts.push(
       `<rect x="${x.toFixed(1)}" y="${Math.min(sy(b.value), sy(0)).toFixed(1)}" width="${w.toFixed(1)}" height="${Math.abs(sy(0) - sy(b.value)).toFixed(1)}" fill="${color}"/>`,
-      `<text x="${(x + w / 2).toFixed(1)}" y="${(sy(0) + 18).toFixed(1)}" text-anchor="middle">${escape(b.label)}</text>`,
+      `<text x="${(x + w / 2).toFixed(1)}" y="${(sy(0) + 18).toFixed(1)}" text-anchor="middle">${escapeXml(b.label)}</text>`,
       `<text x="${(x + w / 2).toFixed(1)}" y="${(sy(b.value + (b.error ?? 0)) - 6).toFixed(1)}" text-anchor="middle">${fmt(b.value)}</text>`,
     );
     if (b.error)

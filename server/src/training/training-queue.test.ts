@@ -3,7 +3,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { asc, eq } from 'drizzle-orm';
+import { asc } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { knownSources } from '../datasets/known-sources.ts';
 import { trainingRuns } from '../db/schema.ts';
@@ -112,6 +112,7 @@ describe.each(databaseKinds())('student-training jobs on %s', (kind) => {
       error?: string;
     };
     const byKind = new Map(runs.map((r) => [(r.metrics as Metrics).kind, r]));
+    const metricsOf = (kind: string) => (byKind.get(kind) as (typeof runs)[number]).metrics as Metrics;
     for (const r of runs) {
       expect((r.metrics as Metrics).error).toBeUndefined();
       expect(r.status).toBe('done');
@@ -120,17 +121,17 @@ describe.each(databaseKinds())('student-training jobs on %s', (kind) => {
       ['coopt', 'no-align', 'priors', 'random', 'simclr', 'supervised', 'worst-prior'].sort(),
     );
     for (const kind of ['coopt', 'simclr', 'supervised', 'no-align', 'worst-prior']) {
-      const m = byKind.get(kind)?.metrics as Metrics;
+      const m = metricsOf(kind);
       expect(m.history.map((h) => h.epoch)).toEqual([1, 2]);
       expect(m.history.every((h) => Number.isFinite(h.loss) && h.probeAccuracy > 0 && h.seconds > 0)).toBe(true);
       expect(m.probe.accuracies).toHaveLength(3);
     }
-    const acc = (kind: string) => (byKind.get(kind)?.metrics as Metrics).probe.mean;
+    const acc = (kind: string) => metricsOf(kind).probe.mean;
     // Ten classes: chance is 0.1. The student on CoOpt targets is well above it; labels do better still.
     expect(acc('coopt')).toBeGreaterThan(0.3);
     expect(acc('supervised')).toBeGreaterThan(acc('random'));
-    expect((byKind.get('random')?.metrics as Metrics).history).toEqual([]);
-    const priors = (byKind.get('priors')?.metrics as Metrics).priors ?? [];
+    expect(metricsOf('random').history).toEqual([]);
+    const priors = metricsOf('priors').priors ?? [];
     expect(priors.map((p) => p.name).sort()).toEqual(['convnet-random', 'resnet-sup']);
     const prior = (name: string) => priors.find((p) => p.name === name) as (typeof priors)[number];
     // The supervised prior is both more uniform and more accurate than the random-weight one.
