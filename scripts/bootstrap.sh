@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine with Node 20 lacks, then the project's packages.
-#   --browser       also install Debian's Chromium (the e2e tests drive it)
+#   --browser       also install Debian's Chromium (the e2e tests drive it) and the Vulkan loader
 #   --conformance   also install Debian's PyTorch, where apt has it, and export the torchvision
 #                   conformance models the converter tests run on (zoo/conformance/, not committed)
+#   --reproduction  also install Debian's dataset-fashion-mnist (the 60,000-image train split `pnpm reproduce` uses)
 # Everything comes from the npm registry and Debian's apt; nothing downloads a browser or a binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,10 +17,12 @@ fi
 
 browser=false
 conformance=false
+reproduction=false
 for arg in "$@"; do
   case "$arg" in
     --browser) browser=true ;;
     --conformance) conformance=true ;;
+    --reproduction) reproduction=true ;;
     *) echo "bootstrap: unknown option $arg" >&2; exit 64 ;;
   esac
 done
@@ -33,6 +36,18 @@ apt_install() {
 if [ "$browser" = true ] && [ ! -x /usr/bin/chromium ]; then
   echo "bootstrap: installing Debian's chromium"
   apt_install chromium
+fi
+
+# The Vulkan loader: Dawn (npm `webgpu`, the trainer's WebGPU backend in Node) loads the machine's
+# Vulkan driver through it; with no GPU, the tests point it at Chromium's SwiftShader driver.
+if [ "$browser" = true ] && ! ldconfig -p | grep -q 'libvulkan.so.1 '; then
+  echo "bootstrap: installing Debian's Vulkan loader (libvulkan1)"
+  apt_install libvulkan1
+fi
+
+if [ "$reproduction" = true ] && [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+  echo "bootstrap: installing Debian's dataset-fashion-mnist"
+  apt_install dataset-fashion-mnist
 fi
 
 if [ "$conformance" = true ]; then

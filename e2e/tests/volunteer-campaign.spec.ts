@@ -136,6 +136,27 @@ describe('volunteer tabs run campaigns in real Chromium', () => {
       .getByText(/run \d+: done/)
       .waitFor({ timeout: 120_000 });
     await screenshot(researcher.page, 'admin-live');
+    // The admin starts a baseline from the form; the worker runs it, and the round's report draws both runs.
+    const runs = await admin.startTraining(1, 'random', 1);
+    await runs.getByText(/Run \d+ queued/).waitFor();
+    await runs
+      .locator('tr', { hasText: 'random' })
+      .getByText(/probe \d+\.\d ± \d+\.\d%/)
+      .waitFor({ timeout: 120_000 });
+    await runs.locator('tr', { hasText: 'coopt' }).getByRole('link', { name: 'model.json' }).waitFor();
+    const report = admin.liveView().getByTestId('research-report');
+    await expect
+      .poll(() =>
+        report
+          .locator('img')
+          .evaluateAll((imgs) => imgs.filter((i) => (i as HTMLImageElement).naturalWidth > 0).length),
+      )
+      .toBe(3);
+    const markdown = await (await fetch(`${server.url}/api/campaigns/${campaign.id}/rounds/1/report.md`)).text();
+    expect(markdown).toMatch(/\| Acc\. \(%\) \| \d+\.\d ± \d+\.\d \| \d+\.\d ± \d+\.\d/);
+    await screenshot(researcher.page, 'admin-training');
+    await researcher.open();
+    await researcher.downloads('three-tabs').getByRole('link', { name: 'model.json' }).first().waitFor();
     for (const c of contexts.splice(0)) await c.close();
   }, 600_000);
 

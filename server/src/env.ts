@@ -32,6 +32,7 @@ const envSchema = z.object({
   COOPT_WORKER: flag.default(true),
   /** Epochs of student training per completed round. */
   COOPT_TRAIN_EPOCHS: z.coerce.number().int().positive().max(1000).default(5),
+  COOPT_TRAIN_BACKEND: z.enum(['wasm', 'webgpu']).default('wasm'),
   COOPT_WEB_DIST: z.string().min(1).optional(),
   TEST_DATABASE_URL: z.url().optional(),
   /** Set by pnpm to the directory the user ran the command in; relative paths resolve against it. */

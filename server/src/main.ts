@@ -47,13 +47,15 @@ async function main() {
 
   // Student training: the queue always runs (completed rounds are sent to it); jobs are taken
   // here unless COOPT_WORKER=0, when separate `pnpm worker` processes take them.
-  const queue = await startTrainingQueue(runtime, { work: env.COOPT_WORKER, epochs: env.COOPT_TRAIN_EPOCHS }).catch(
-    (err: unknown) => {
-      // The API keeps serving; finished rounds stay queued until a worker starts.
-      console.error('[coopt] the training queue did not start:', err);
-      return null;
-    },
-  );
+  const queue = await startTrainingQueue(runtime, {
+    work: env.COOPT_WORKER,
+    epochs: env.COOPT_TRAIN_EPOCHS,
+    backend: env.COOPT_TRAIN_BACKEND,
+  }).catch((err: unknown) => {
+    // The API keeps serving; finished rounds stay queued until a worker starts.
+    console.error('[coopt] the training queue did not start:', err);
+    return null;
+  });
 
   const stop = () => {
     clearInterval(sweep);

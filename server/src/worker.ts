@@ -6,7 +6,11 @@ import { startTrainingQueue } from './training/training-queue.ts';
 async function main() {
   const env = loadEnv();
   const runtime = await openRuntime(env);
-  const queue = await startTrainingQueue(runtime, { work: true, epochs: env.COOPT_TRAIN_EPOCHS });
+  const queue = await startTrainingQueue(runtime, {
+    work: true,
+    epochs: env.COOPT_TRAIN_EPOCHS,
+    backend: env.COOPT_TRAIN_BACKEND,
+  });
   console.log(`CoOpt worker: training students (database: ${runtime.database.kind})`);
   const stop = () => {
     queue

@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Matrix, uniformity64 } from '../../../shared/src/math/float64-reference.ts';
 import { alignments, priorScores, rounds, workItems } from '../db/schema.ts';
 import { zooDir } from '../priors/prior-zoo.ts';
-import { SimulatedVolunteer } from '../test/simulated-volunteer.ts';
 import { createTestApp } from '../test/test-app.ts';
 import { databaseKinds } from '../test/test-database.ts';
+import { NodeVolunteer } from '../volunteers/node-volunteer.ts';
 
 const zooPrior = (name: string) => path.join(zooDir, 'models', `${name}.onnx`);
 const rowsOf = (values: Float32Array, dim: number): Matrix =>
@@ -46,11 +46,11 @@ describe.each(databaseKinds())('a round through its score phase on %s', (kind) =
   afterAll(() => t.close());
 
   it('scores both priors by replicated uploads, picks the more uniform one, has a volunteer align the other (checked by the server) and opens target work', async () => {
-    const volunteers = await Promise.all([1, 2, 3].map(() => SimulatedVolunteer.register(t.app)));
+    const volunteers = await Promise.all([1, 2, 3].map(() => NodeVolunteer.register(t.app)));
     // Two replicas of each of the two score items, from different volunteers.
     let scoreUploads = 0;
     for (let turn = 0; scoreUploads < 4 && turn < 12; turn++) {
-      const v = volunteers[turn % volunteers.length] as SimulatedVolunteer;
+      const v = volunteers[turn % volunteers.length] as NodeVolunteer;
       const a = await v.claim();
       if (!a) continue;
       expect(a.phase).toBe('score');
@@ -64,7 +64,7 @@ describe.each(databaseKinds())('a round through its score phase on %s', (kind) =
     expect(scored?.status).toBe('aligning');
 
     // The other prior's map is fitted by a volunteer; a wrong map is refused before a right one is taken.
-    const cheat = volunteers[0] as SimulatedVolunteer;
+    const cheat = volunteers[0] as NodeVolunteer;
     const a = await cheat.claim();
     expect(a?.phase).toBe('align');
     expect(a?.align).toMatchObject({ heldOutFraction: 0.2 });
@@ -73,7 +73,7 @@ describe.each(databaseKinds())('a round through its score phase on %s', (kind) =
     expect((await cheat.upload(a as NonNullable<typeof a>, wrong)).status).toBe(201);
     const [afterCheat] = await t.deps.database.db.select().from(rounds);
     expect(afterCheat?.status).toBe('aligning');
-    const fixer = volunteers[1] as SimulatedVolunteer;
+    const fixer = volunteers[1] as NodeVolunteer;
     const again = await fixer.claim();
     expect(again?.phase).toBe('align');
     expect((await fixer.upload(again as NonNullable<typeof again>, honest)).status).toBe(201);
@@ -108,7 +108,7 @@ describe.each(databaseKinds())('a round through its score phase on %s', (kind) =
   });
 
   it('hands out target work with its alignment, and the aligned rows are accepted', async () => {
-    const v = await SimulatedVolunteer.register(t.app);
+    const v = await NodeVolunteer.register(t.app);
     const a = await v.claim();
     expect(a?.phase).toBe('target');
     expect(a?.rowDim).toBe(16);

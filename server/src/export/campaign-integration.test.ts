@@ -9,9 +9,9 @@ import { knownSources } from '../datasets/known-sources.ts';
 import { alignments, rounds, trainingRuns } from '../db/schema.ts';
 import { zooDir } from '../priors/prior-zoo.ts';
 import { idxImages } from '../test/dataset-files.ts';
-import { SimulatedVolunteer, workUntilIdle } from '../test/simulated-volunteer.ts';
 import { createTestApp } from '../test/test-app.ts';
 import { databaseKinds } from '../test/test-database.ts';
+import { NodeVolunteer, workUntilIdle } from '../volunteers/node-volunteer.ts';
 import { readSafetensors } from './safetensors-reader.ts';
 
 const COUNT = 2000;
@@ -88,7 +88,7 @@ describe.each(databaseKinds())('a whole campaign through the HTTP API on %s', (k
   afterAll(() => t.close());
 
   it('runs to 100% coverage with replicated volunteers and exports what an independent recomputation gives', async () => {
-    await workUntilIdle(await Promise.all([1, 2, 3].map(() => SimulatedVolunteer.register(t.app))));
+    await workUntilIdle(await Promise.all([1, 2, 3].map(() => NodeVolunteer.register(t.app))));
     const [round] = await t.deps.database.db.select().from(rounds).where(eq(rounds.campaignId, campaignId));
     expect(round?.status).toBe('complete');
     const jobs = await t.deps.database.db.select().from(trainingRuns);
@@ -213,7 +213,7 @@ describe.each(databaseKinds())('a whole campaign through the HTTP API on %s', (k
     const early = await t.postJson(`/api/admin/campaigns/${campaignId}/rounds`, {});
     expect(early.status).toBe(409);
 
-    const work = await workUntilIdle(await Promise.all([1, 2].map(() => SimulatedVolunteer.register(t.app))));
+    const work = await workUntilIdle(await Promise.all([1, 2].map(() => NodeVolunteer.register(t.app))));
     expect(work.every((a) => a.round === 2)).toBe(true);
     const manifest = (await (await t.app.request(`/api/campaigns/${campaignId}/rounds/2/manifest.json`)).json()) as {
       round: number;
@@ -266,7 +266,7 @@ describe.each(databaseKinds())('a whole campaign through the HTTP API on %s', (k
     expect((await t.postJson(`/api/admin/campaigns/${campaignId}/rounds`, { addPriorIds: [mobileId] })).status).toBe(
       201,
     );
-    const work = await workUntilIdle(await Promise.all([1, 2].map(() => SimulatedVolunteer.register(t.app))));
+    const work = await workUntilIdle(await Promise.all([1, 2].map(() => NodeVolunteer.register(t.app))));
     const manifest = (await (await t.app.request(`/api/campaigns/${campaignId}/rounds/3/manifest.json`)).json()) as {
       bestPriorId: number;
       priors: { id: number; uniformity: number }[];

@@ -28,6 +28,7 @@ interface Probe {
 interface RunMetrics {
   kind?: TrainingKind;
   architecture?: string;
+  backend?: string;
   epochs?: number;
   images?: number;
   seconds?: number;
@@ -106,7 +107,7 @@ export async function buildRoundReport(
     `- Reference prior: ${best?.name ?? 'none'}; target dimension ${row.campaign.targetDim}`,
     `- Inconsistency G (Eq. 3): ${row.round.inconsistencyBefore?.toFixed(4) ?? 'n/a'} before alignment, ${row.round.inconsistencyAfter?.toFixed(4) ?? 'n/a'} after`,
     coopt
-      ? `- Students: ${coopt.architecture}, ${coopt.epochs} epochs on ${coopt.images} images, batch 128, AdamW; TF.js wasm backend on ${os.cpus().length} CPU cores (${os.cpus()[0]?.model.trim() ?? 'unknown CPU'})`
+      ? `- Students: ${coopt.architecture}, ${coopt.epochs} epochs on ${coopt.images} images, batch 128, AdamW; TF.js ${coopt.backend ?? 'wasm'} backend on a machine with ${os.cpus().length} CPU cores (${os.cpus()[0]?.model.trim() ?? 'unknown CPU'})`
       : '- No CoOpt student has finished training on this round yet.',
     '- Accuracy: linear probe (logistic regression on the frozen encoder) on labelled images, mean ± std over 3 seeds of the probe split; curves use the first seed after every epoch. Time: training seconds, probes excluded.',
     '',

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { yieldToEventLoop } from './yield-to-event-loop.ts';
 
 export interface ProbeData {
   features: Float32Array;
@@ -41,6 +42,7 @@ export async function linearProbe(
   const optimizer = tf.train.adam(options.learningRate ?? 0.01);
   try {
     for (let e = 0; e < epochs; e++) {
+      if (e % 10 === 0) await yieldToEventLoop();
       tf.tidy(() => {
         optimizer.minimize(
           () =>

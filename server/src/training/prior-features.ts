@@ -7,6 +7,7 @@ import type { Database } from '../db/database.ts';
 import type { datasets } from '../db/schema.ts';
 import { type PriorRow, priorInputMeta } from '../priors/prior-views.ts';
 import { initTfjs } from '../priors/tfjs-runtime.ts';
+import { yieldToEventLoop } from './yield-to-event-loop.ts';
 
 /**
  * A prior's outputs for the given samples, computed on the server in TF.js (wasm) with the batch
@@ -43,6 +44,7 @@ export async function priorOutputs(
           alignment,
         ),
       );
+      await yieldToEventLoop();
     }
   } finally {
     model.dispose();

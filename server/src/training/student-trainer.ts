@@ -4,6 +4,7 @@ import { ntXentLoss } from './contrastive-loss.ts';
 import { augmentImages, CONTRASTIVE_VIEWS, CROP_FLIP } from './image-augment.ts';
 import { createStudent, type Student, type StudentArchitecture } from './student-models.ts';
 import { prepareTraining } from './wasm-training-kernels.ts';
+import { yieldToEventLoop } from './yield-to-event-loop.ts';
 
 /**
  * What the student learns from, beside the images:
@@ -218,6 +219,7 @@ export async function trainStudent(data: TrainingData, options: TrainerOptions):
         loss.dispose();
         batches++;
         await options.onBatch?.({ epoch, batch: batches, batches: Math.ceil(count / batchSize) });
+        await yieldToEventLoop();
       }
       const epochMs = performance.now() - epochStart;
       trainingMs += epochMs;
@@ -262,6 +264,7 @@ export async function encodeAll(
     );
     out.set((await f.data()) as Float32Array, start * student.featureDim);
     f.dispose();
+    await yieldToEventLoop();
   }
   return out;
 }

@@ -5,7 +5,7 @@ import { readLabels } from '../datasets/dataset-labels.ts';
 import { readSamplesByIds } from '../datasets/dataset-samples.ts';
 import type { Database } from '../db/database.ts';
 import { campaigns, datasets, priorModels, priorScores, rounds, trainingRuns } from '../db/schema.ts';
-import { initTfjs, tf } from '../priors/tfjs-runtime.ts';
+import { tf } from '../priors/tfjs-runtime.ts';
 import { ablationTargets } from './ablation-targets.ts';
 import { linearProbe, meanStd } from './linear-probe.ts';
 import { priorOutputs } from './prior-features.ts';
@@ -13,6 +13,7 @@ import { readRoundTargets } from './round-targets.ts';
 import { exportStudent } from './student-export.ts';
 import type { Student } from './student-models.ts';
 import { type EpochReport, encodeAll, type TrainingObjective, trainStudent } from './student-trainer.ts';
+import { type TrainingBackend, useTrainingBackend } from './training-backend.ts';
 import { readRunConfig } from './training-run-config.ts';
 
 type Deps = { database: Database; blobs: BlobStore };
@@ -21,6 +22,8 @@ type Dataset = typeof datasets.$inferSelect;
 export interface TrainingRunDefaults {
   /** Epochs for runs that do not set their own. */
   epochs: number;
+  /** Where students train (default wasm). */
+  backend?: TrainingBackend;
 }
 
 export const PIXEL_NORM = { mean: 0.286, std: 0.353 };
@@ -92,8 +95,8 @@ export async function runTrainingRun(deps: Deps, runId: number, defaults: Traini
   const d = row.dataset;
   try {
     await save('running', { stage: 'preparing data' });
-    await initTfjs();
-    await tf.setBackend('wasm');
+    await useTrainingBackend(defaults.backend ?? 'wasm');
+    metrics.backend = tf.getBackend();
     const probes = await probeSet(deps, d, row.campaign.seed, config.probeImages);
 
     if (config.kind === 'priors') {

@@ -4,9 +4,9 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { results, volunteers, workItems } from '../db/schema.ts';
 import { zooDir } from '../priors/prior-zoo.ts';
-import { SimulatedVolunteer } from '../test/simulated-volunteer.ts';
 import { createTestApp } from '../test/test-app.ts';
 import { databaseKinds } from '../test/test-database.ts';
+import { NodeVolunteer } from '../volunteers/node-volunteer.ts';
 
 describe.each(databaseKinds())('spot-check verification on %s', (kind) => {
   let t: Awaited<ReturnType<typeof createTestApp>>;
@@ -37,7 +37,7 @@ describe.each(databaseKinds())('spot-check verification on %s', (kind) => {
   afterAll(() => t.close());
 
   it('accepts honest uploads after recomputing a sample, and catches a wrong one', async () => {
-    const [honest, cheater, another] = await Promise.all([1, 2, 3].map(() => SimulatedVolunteer.register(t.app)));
+    const [honest, cheater, another] = await Promise.all([1, 2, 3].map(() => NodeVolunteer.register(t.app)));
     if (!honest || !cheater || !another) throw new Error('volunteers missing');
     const score = await honest.claim();
     expect(score?.phase).toBe('score');

@@ -12,6 +12,7 @@ import {
   YAxis,
 } from 'recharts';
 import { api, unwrap } from '../api-client.ts';
+import { describeRun, ResearchReport, TrainingRuns } from './TrainingRuns.tsx';
 
 const POLL_MS = 2000;
 const HISTORY = 90;
@@ -28,7 +29,15 @@ const loadRounds = async (id: number) =>
  * A campaign as it runs: the shard coverage map, volunteers and leases, throughput over time, each
  * prior's uniformity and alignment fit, G before and after alignment, rounds and training runs.
  */
-export function CampaignLive({ campaignId, name }: { campaignId: number; name: string }) {
+export function CampaignLive({
+  campaignId,
+  name,
+  adminToken,
+}: {
+  campaignId: number;
+  name: string;
+  adminToken?: string;
+}) {
   const [stats, setStats] = useState<Stats | null>(null);
   const [rounds, setRounds] = useState<Awaited<ReturnType<typeof loadRounds>>['rounds']>([]);
   const [history, setHistory] = useState<{ t: string; rows: number }[]>([]);
@@ -167,7 +176,7 @@ export function CampaignLive({ campaignId, name }: { campaignId: number; name: s
                     key={t.id}
                     data={curveOf(t.metrics)}
                     dataKey="loss"
-                    name={`round ${r.number}, run ${t.id}`}
+                    name={`round ${r.number}, run ${t.id} (${(t.metrics?.kind as string | undefined) ?? 'coopt'})`}
                     stroke={i % 2 === 0 ? '#5eead4' : '#818cf8'}
                     dot={false}
                     isAnimationActive={false}
@@ -204,12 +213,26 @@ export function CampaignLive({ campaignId, name }: { campaignId: number; name: s
               <td>
                 {r.trainingRuns.length === 0
                   ? 'queued when the round completes'
-                  : r.trainingRuns.map((t) => `run ${t.id}: ${t.status}`).join(', ')}
+                  : r.trainingRuns
+                      .map((t) => `run ${t.id}: ${t.status === 'running' ? describeRun(t) : t.status}`)
+                      .join(', ')}
               </td>
             </tr>
           ))}
         </tbody>
       </table>
+
+      {rounds
+        .filter((r) => r.status === 'complete')
+        .map((r) => (
+          <section key={r.number} className="round-training">
+            <h3>Round {r.number}: students and research report</h3>
+            <TrainingRuns campaignId={campaignId} round={r.number} runs={r.trainingRuns} adminToken={adminToken} />
+            {r.report && (
+              <ResearchReport report={r.report} version={r.trainingRuns.map((t) => `${t.id}:${t.status}`).join(',')} />
+            )}
+          </section>
+        ))}
     </div>
   );
 }

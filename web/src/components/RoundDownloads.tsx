@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { api, unwrap } from '../api-client.ts';
 import { useAsync } from '../use-async.ts';
+import { ResearchReport, TrainingRuns } from './TrainingRuns.tsx';
 
 interface Manifest {
   round: number;
@@ -45,6 +46,7 @@ export function RoundDownloads({ campaignId, name }: { campaignId: number; name:
     );
   }
   const code = snippet(campaignId, round ?? 1, location.origin);
+  const current = done.find((r) => r.number === round);
   return (
     <div className="round-downloads" data-testid={`downloads-${name}`}>
       <div className="row">
@@ -93,6 +95,22 @@ export function RoundDownloads({ campaignId, name }: { campaignId: number; name:
               ))}
             </tbody>
           </table>
+        </>
+      )}
+      {current && (
+        <>
+          <h3>Trained students</h3>
+          {current.trainingRuns.length === 0 ? (
+            <p className="muted">No student has been trained on this round yet.</p>
+          ) : (
+            <TrainingRuns campaignId={campaignId} round={current.number} runs={current.trainingRuns} />
+          )}
+          {current.report && (
+            <ResearchReport
+              report={current.report}
+              version={current.trainingRuns.map((t) => `${t.id}:${t.status}`).join(',')}
+            />
+          )}
         </>
       )}
       <div className="snippet">

@@ -160,7 +160,7 @@ export function AdminPage() {
       {shown && (
         <section className="card">
           <h2>Live: {shown.name}</h2>
-          <CampaignLive campaignId={shown.id} name={shown.name} />
+          <CampaignLive campaignId={shown.id} name={shown.name} adminToken={token} />
         </section>
       )}
     </>

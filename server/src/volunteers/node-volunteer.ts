@@ -13,15 +13,15 @@ type App = Pick<Hono, 'request'>;
  * align work, and uploads with the target codec.
  * It stands in for the browser tab where no browser runs; the e2e specs drive real tabs.
  */
-export class SimulatedVolunteer {
+export class NodeVolunteer {
   private constructor(
     private readonly app: App,
     readonly token: string,
   ) {}
 
-  static async register(app: App): Promise<SimulatedVolunteer> {
+  static async register(app: App): Promise<NodeVolunteer> {
     const res = await app.request('/api/volunteers', { method: 'POST' });
-    return new SimulatedVolunteer(app, ((await res.json()) as { token: string }).token);
+    return new NodeVolunteer(app, ((await res.json()) as { token: string }).token);
   }
 
   private get auth() {
@@ -87,11 +87,11 @@ export class SimulatedVolunteer {
  * Lets volunteers take turns claiming, computing and uploading until none of them gets work;
  * every upload must be accepted. Returns the assignments done, in order.
  */
-export async function workUntilIdle(volunteers: SimulatedVolunteer[], maxTurns = 200): Promise<WorkAssignment[]> {
+export async function workUntilIdle(volunteers: NodeVolunteer[], maxTurns = 200): Promise<WorkAssignment[]> {
   const done: WorkAssignment[] = [];
   let idle = 0;
   for (let turn = 0; idle < volunteers.length && turn < maxTurns; turn++) {
-    const v = volunteers[turn % volunteers.length] as SimulatedVolunteer;
+    const v = volunteers[turn % volunteers.length] as NodeVolunteer;
     const a = await v.claim();
     if (!a) {
       idle++;
