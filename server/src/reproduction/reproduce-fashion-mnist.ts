@@ -26,8 +26,8 @@ through the HTTP API with Node volunteers (TF.js, wasm), trains a student of eve
 finished round with the same images and epochs, and writes the research report to DIR.
 It resumes where it stopped: finished steps are kept in DIR/data.
 
-  --images N        training images per student, a seeded subset of the round (default 6000)
-  --epochs E        epochs per student (default 8)
+  --images N        training images per student, a seeded subset of the round (default 10000)
+  --epochs E        epochs per student (default 10)
   --architecture A  student architecture (default convnet)
   --probe-images P  labelled images for the linear probe (default 5000)
   --volunteers V    Node volunteers taking work in turn (default 2)
@@ -38,8 +38,8 @@ const CAMPAIGN = 'fashion-mnist-reproduction';
 async function main() {
   const { values } = parseArgs({
     options: {
-      images: { type: 'string', default: '6000' },
-      epochs: { type: 'string', default: '8' },
+      images: { type: 'string', default: '10000' },
+      epochs: { type: 'string', default: '10' },
       architecture: { type: 'string', default: 'convnet' },
       'probe-images': { type: 'string', default: '5000' },
       volunteers: { type: 'string', default: '2' },
@@ -168,7 +168,7 @@ async function main() {
       process.stderr.write(`${kind}: ${m.stage ?? 'starting'}${p} (${Math.round((Date.now() - started) / 1000)} s)\n`);
     }, 30_000);
     try {
-      await runTrainingRun(runtime, runId, { epochs: request.epochs ?? 8, backend: env.COOPT_TRAIN_BACKEND });
+      await runTrainingRun(runtime, runId, { epochs: request.epochs ?? 10, backend: env.COOPT_TRAIN_BACKEND });
     } finally {
       clearInterval(timer);
     }

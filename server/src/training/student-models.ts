@@ -1,5 +1,6 @@
 import { SeededRandom } from '@coopt/shared/math';
 import * as tf from '@tensorflow/tfjs-core';
+import { batchNormTraining, maxPool2x2 } from './training-ops.ts';
 
 /**
  * Student encoders for training on a round's targets: a plain ConvNet and a small ResNet, written
@@ -87,22 +88,27 @@ class Params {
 }
 
 /**
- * Batch normalisation over N, H, W; in training it uses the batch's statistics and updates the
- * running ones. Written out with broadcasting ops rather than tf.batchNorm, whose gradient tiles
- * every statistic to the activation's full size (most of a training step on wasm).
+ * Batch normalisation over N, H, W; in training it uses the batch's statistics (through
+ * `batchNormTraining`, with its own gradient) and updates the running ones.
  */
 function batchNorm(v: NormVariables, x: tf.Tensor4D, training: boolean): tf.Tensor4D {
-  const normalise = (mean: tf.Tensor, variance: tf.Tensor) =>
-    tf.add(
-      tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, BATCH_NORM_EPSILON))), v.gamma),
+  if (!training)
+    return tf.add(
+      tf.mul(tf.mul(tf.sub(x, v.mean), tf.rsqrt(tf.add(v.variance, BATCH_NORM_EPSILON))), v.gamma),
       v.beta,
     ) as tf.Tensor4D;
-  if (!training) return normalise(v.mean, v.variance);
-  const { mean, variance } = tf.moments(x, [0, 1, 2]);
-  const keep = BATCH_NORM_MOMENTUM;
-  v.mean.assign(tf.add(tf.mul(v.mean, keep), tf.mul(mean, 1 - keep)));
-  v.variance.assign(tf.add(tf.mul(v.variance, keep), tf.mul(variance, 1 - keep)));
-  return normalise(mean, variance);
+  return batchNormTraining(
+    x,
+    v.gamma as tf.Tensor1D,
+    v.beta as tf.Tensor1D,
+    BATCH_NORM_EPSILON,
+    ({ mean, variance }) => {
+      const keep = BATCH_NORM_MOMENTUM;
+      v.mean.assign(tf.add(tf.mul(v.mean, keep), tf.mul(mean, 1 - keep)));
+      v.variance.assign(tf.add(tf.mul(v.variance, keep), tf.mul(variance, 1 - keep)));
+      tf.dispose([mean, variance]);
+    },
+  );
 }
 
 function convNorm(u: ConvUnit, x: tf.Tensor4D, training: boolean): tf.Tensor4D {
@@ -114,7 +120,7 @@ function runLayer(layer: StudentLayer, x: tf.Tensor4D, training: boolean): tf.Te
     case 'conv':
       return tf.relu(convNorm(layer.unit, x, training));
     case 'pool':
-      return layer.mode === 'max' ? tf.maxPool(x, 2, 2, 'same') : tf.avgPool(x, 2, 2, 'same');
+      return layer.mode === 'max' ? maxPool2x2(x) : tf.avgPool(x, 2, 2, 'same');
     case 'residual': {
       const y = convNorm(layer.second, tf.relu(convNorm(layer.first, x, training)), training);
       const shortcut = layer.project ? tf.conv2d(x, layer.project as tf.Tensor4D, 1, 'same') : x;
