@@ -5,8 +5,8 @@ import * as tf from '@tensorflow/tfjs-core';
  * - batch normalisation, whose reductions over N, H and W (forward and backward) are written as
  *   matrix products with a row of ones, which XNNPACK runs far faster than the backend's
  *   reductions over leading axes (a transpose, then a sum);
- * - 2x2, stride-2 max pooling of even-sized maps, whose gradient is a mask of the maxima times the
- *   upsampled incoming gradient instead of the backend's per-element MaxPoolGrad.
+ * - 2x2, stride-2 max pooling, whose gradient is a mask of the maxima times the upsampled incoming
+ *   gradient: the wasm backend's own MaxPoolGrad disagrees with the cpu backend (tests show it).
  * Both give the same values as tfjs-core's own ops; the tests compare their gradients.
  */
 
@@ -71,10 +71,26 @@ export function batchNormTraining(
   return op(x, gamma, beta) as tf.Tensor4D;
 }
 
-/** 2x2 max pooling with stride 2 ('same' padding); even-sized maps get the mask gradient. */
+/**
+ * 2x2 max pooling with stride 2 ('same' padding). An odd-sized map is padded at its end with the
+ * lowest float, which is what 'same' pooling does, so every size takes the mask gradient.
+ */
 export function maxPool2x2(x: tf.Tensor4D): tf.Tensor4D {
+  const [, height, width] = x.shape;
+  if (height % 2 !== 0 || width % 2 !== 0)
+    return maxPool2x2(
+      tf.pad(
+        x,
+        [
+          [0, 0],
+          [0, height % 2],
+          [0, width % 2],
+          [0, 0],
+        ],
+        -3.4e38,
+      ),
+    );
   const [n, h, w, c] = x.shape;
-  if (h % 2 !== 0 || w % 2 !== 0) return tf.maxPool(x, 2, 2, 'same');
   const op = tf.customGrad((xIn: tf.Tensor, save: tf.GradSaveFunc) => {
     const y = tf.maxPool(xIn as tf.Tensor4D, 2, 2, 'same');
     save([xIn, y]);
