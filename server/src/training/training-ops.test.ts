@@ -32,10 +32,10 @@ async function evaluate(batchNorm: typeof batchNormTraining | null, pool: (x: tf
     const { mean, variance } = tf.moments(a, [0, 1, 2]);
     return tf.add(tf.mul(tf.div(tf.sub(a, mean), tf.sqrt(tf.add(variance, 1e-5))), g), b) as tf.Tensor4D;
   };
-  const normGrads = tf.grads(
-    (a: tf.Tensor4D, g: tf.Tensor1D, b: tf.Tensor1D) => tf.sum(tf.mul(norm(a, g, b), w)) as tf.Scalar,
+  const normGrads = tf.grads((a, g, b) =>
+    tf.sum(tf.mul(norm(a as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D), w)),
   )([x, gamma, beta]);
-  const poolGrad = tf.grad((a: tf.Tensor4D) => tf.sum(tf.mul(pool(a), pw)) as tf.Scalar)(x);
+  const poolGrad = tf.grad((a) => tf.sum(tf.mul(pool(a as tf.Tensor4D), pw)))(x);
   const out = {
     norm: (await norm(x, gamma, beta).data()) as Float32Array,
     normGrads: await Promise.all(normGrads.map(async (g) => (await g.data()) as Float32Array)),
@@ -70,7 +70,7 @@ describe('training ops with their own gradients', () => {
       );
       const y = (await pool(x).data()) as Float32Array;
       const g = (await tf
-        .grad((a: tf.Tensor4D) => tf.sum(tf.mul(pool(a), pw)) as tf.Scalar)(x)
+        .grad((a) => tf.sum(tf.mul(pool(a as tf.Tensor4D), pw)))(x)
         .data()) as Float32Array;
       tf.dispose([x, pw]);
       return { y, g };

@@ -45,7 +45,8 @@ export function batchNormTraining(
 ): tf.Tensor4D {
   const [n, h, w, c] = x.shape;
   const rows = n * h * w;
-  const op = tf.customGrad((xIn: tf.Tensor, gIn: tf.Tensor, bIn: tf.Tensor, save: tf.GradSaveFunc) => {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xIn, gIn, bIn, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     const x2 = tf.reshape(xIn, [rows, c]) as tf.Tensor2D;
     const mean = tf.div(columnSums(x2), rows);
     const centred = tf.sub(x2, mean);
@@ -90,8 +91,9 @@ export function maxPool2x2(x: tf.Tensor4D): tf.Tensor4D {
         -3.4e38,
       ),
     );
-  const [n, h, w, c] = x.shape;
-  const op = tf.customGrad((xIn: tf.Tensor, save: tf.GradSaveFunc) => {
+  const [, h, w] = x.shape;
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xIn, save] = args as [tf.Tensor, tf.GradSaveFunc];
     const y = tf.maxPool(xIn as tf.Tensor4D, 2, 2, 'same');
     save([xIn, y]);
     return {

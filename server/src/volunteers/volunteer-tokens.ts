@@ -16,14 +16,29 @@ export async function registerVolunteer(database: Database): Promise<{ volunteer
   return { volunteerId: row.id, token };
 }
 
+/** Token hashes already looked up by this process; volunteers are never deleted, so an entry stays true. */
+const known = new WeakMap<Database, Map<string, string>>();
+const KNOWN_LIMIT = 100_000;
+
 export async function volunteerForToken(database: Database, token: string): Promise<{ id: string } | null> {
+  const hash = hashToken(token);
+  let cache = known.get(database);
+  if (!cache) {
+    cache = new Map();
+    known.set(database, cache);
+  }
+  const id = cache.get(hash);
+  if (id) return { id };
   // The stored value is a hash of 192 random bits, so an equality lookup leaks nothing useful by timing.
   const [row] = await database.db
     .select({ id: volunteers.id })
     .from(volunteers)
-    .where(eq(volunteers.tokenHash, hashToken(token)))
+    .where(eq(volunteers.tokenHash, hash))
     .limit(1);
-  return row ?? null;
+  if (!row) return null;
+  if (cache.size >= KNOWN_LIMIT) cache.clear();
+  cache.set(hash, row.id);
+  return row;
 }
 
 /** What a volunteer's own tab shows: credit (samples processed), reputation and accepted results. */

@@ -7,6 +7,8 @@ export interface LeaseGrant {
   leaseId: number;
   workItemId: number;
   expiresAt: Date;
+  /** The leased item's fixed fields, so the assignment needs no second query. */
+  item: { phase: 'score' | 'align' | 'target'; roundId: number; shardId: number; modelId: number };
 }
 
 /** Ends every lease whose deadline has passed: its replica is freed and the item is claimable again. */
@@ -72,7 +74,15 @@ async function tryClaim(
   const campaignId = caps.campaignId ?? null;
   // One statement, so one round trip and atomic without an explicit transaction: pick and lock a
   // row, bump its counter (re-checked on its newest version), and insert the lease.
-  const [row] = rowsOf<{ id: number; work_item_id: number; expires_at: string | Date }>(
+  const [row] = rowsOf<{
+    id: number;
+    work_item_id: number;
+    expires_at: string | Date;
+    phase: LeaseGrant['item']['phase'];
+    round_id: number;
+    shard_id: number;
+    model_id: number;
+  }>(
     await database.db.execute(sql`
       with picked as (
         update work_items w
@@ -93,14 +103,23 @@ async function tryClaim(
           for update of wi skip locked
         ) c
         where w.id = c.id and w.taken < w.replicas_wanted
-        returning w.id
+        returning w.id, w.phase, w.round_id, w.shard_id, w.model_id
+      ),
+      lease as (
+        insert into leases (work_item_id, volunteer_id, expires_at)
+        select id, ${volunteerId}, now() + make_interval(secs => ${leaseSeconds}) from picked
+        returning id, work_item_id, expires_at
       )
-      insert into leases (work_item_id, volunteer_id, expires_at)
-      select id, ${volunteerId}, now() + make_interval(secs => ${leaseSeconds}) from picked
-      returning id, work_item_id, expires_at`),
+      select lease.id, lease.work_item_id, lease.expires_at, picked.phase, picked.round_id, picked.shard_id, picked.model_id
+      from lease join picked on picked.id = lease.work_item_id`),
   );
   if (!row) return null;
-  return { leaseId: row.id, workItemId: row.work_item_id, expiresAt: new Date(row.expires_at) };
+  return {
+    leaseId: row.id,
+    workItemId: row.work_item_id,
+    expiresAt: new Date(row.expires_at),
+    item: { phase: row.phase, roundId: row.round_id, shardId: row.shard_id, modelId: row.model_id },
+  };
 }
 
 /** drizzle's execute returns rows directly (postgres-js) or as { rows } (PGlite). */

@@ -15,7 +15,7 @@ import { requireVolunteer } from '../../http/volunteer-auth.ts';
 import { claimWork, heartbeat } from '../../work/lease-scheduler.ts';
 import { settleWorkItem } from '../../work/replica-quorum.ts';
 import { acceptResult } from '../../work/result-upload.ts';
-import { type LeaseContext, leaseContext, toAssignment } from '../../work/work-assignment.ts';
+import { grantContext, type LeaseContext, leaseContext, toAssignment } from '../../work/work-assignment.ts';
 
 const leaseParam = z.object({ id: z.coerce.number().int().positive() });
 
@@ -46,8 +46,7 @@ export const workRoute = createRouter()
     const seconds = c.var.deps.env.COOPT_LEASE_SECONDS;
     const grant = await claimWork(c.var.deps.database, c.var.volunteer.id, c.req.valid('json'), seconds);
     if (!grant) return c.body(null, 204);
-    const ctx = await leaseContext(c.var.deps.database, grant.leaseId);
-    if (!ctx) throw new Error('a granted lease vanished');
+    const ctx = await grantContext(c.var.deps.database, grant);
     return c.json(toAssignment(ctx, Math.max(1, Math.floor(seconds / 3))), 200);
   })
   .post('/leases/:id/heartbeat', validate('param', leaseParam), async (c) => {
