@@ -69,14 +69,29 @@ describe.each(databaseKinds())('student-training jobs on %s', (kind) => {
   });
   afterAll(() => t.close());
 
-  it('a completed round queues a run; the job outlives a queue that stops, and a worker trains and probes the student', async () => {
+  it('a completed round queues a run; admins queue every other kind; a crashed run is requeued; jobs outlive a stopped queue; a worker runs them all, and the report and the student files follow', async () => {
     const [queued] = await t.deps.database.db.select().from(trainingRuns);
     expect(queued?.status).toBe('queued');
+
+    // A run whose worker died mid-run: still 'running', its job taken, no progress written for long.
+    const [crashed] = await t.deps.database.db
+      .insert(trainingRuns)
+      .values({
+        roundId: queued?.roundId as number,
+        status: 'running',
+        config: { kind: 'random', jobId: '00000000-0000-4000-8000-000000000000' },
+        metrics: { updatedAt: Date.now() - 60 * 60_000 },
+      })
+      .returning();
 
     // A queue that only enqueues (an API process with COOPT_WORKER=0), then stops.
     const sender = await startTrainingQueue(t.deps, { work: false, epochs: 1, pollSeconds: 0.5 });
     await sender.stop();
-    const [sent] = await t.deps.database.db.select().from(trainingRuns);
+    const [sent, requeued] = await t.deps.database.db.select().from(trainingRuns).orderBy(asc(trainingRuns.id));
+    expect(requeued?.id).toBe(crashed?.id);
+    expect(requeued?.status).toBe('queued');
+    expect((requeued?.config as { jobId?: string }).jobId).toMatch(/^[0-9a-f-]{36}$/);
+    expect((requeued?.config as { jobId?: string }).jobId).not.toBe('00000000-0000-4000-8000-000000000000');
     expect((sent?.config as { jobId?: string } | undefined)?.jobId).toMatch(/^[0-9a-f-]{36}$/);
     expect(sent?.status).toBe('queued');
 
@@ -136,9 +151,10 @@ describe.each(databaseKinds())('student-training jobs on %s', (kind) => {
       expect(m.probe.accuracies).toHaveLength(3);
     }
     const acc = (kind: string) => metricsOf(kind).probe.mean;
-    // Ten classes: chance is 0.1. The student on CoOpt targets is well above it; labels do better still.
-    expect(acc('coopt')).toBeGreaterThan(0.3);
-    expect(acc('supervised')).toBeGreaterThan(acc('random'));
+    // Ten classes: chance is 0.1. Two epochs on 500 images is too little to order the methods
+    // reliably (the reproduction command does that); every trained student is well above chance.
+    for (const kind of ['coopt', 'simclr', 'supervised', 'no-align', 'worst-prior'])
+      expect(acc(kind)).toBeGreaterThan(0.3);
     expect(metricsOf('random').history).toEqual([]);
     const priors = metricsOf('priors').priors ?? [];
     expect(priors.map((p) => p.name).sort()).toEqual(['convnet-random', 'resnet-sup']);

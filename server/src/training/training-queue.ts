@@ -6,6 +6,8 @@ import { trainingRuns } from '../db/schema.ts';
 import { runTrainingRun, type TrainingRunDefaults } from './training-run.ts';
 
 const QUEUE = 'train-student';
+/** A running run that has written no progress for this long is taken to have lost its worker. */
+const STALE_MS = 15 * 60_000;
 
 export interface TrainingQueue {
   /** Sends every queued training run that has no job yet to the queue. */
@@ -20,7 +22,7 @@ export interface TrainingQueue {
  */
 export async function startTrainingQueue(
   deps: { database: Database; blobs: BlobStore },
-  options: TrainingRunDefaults & { work: boolean; pollSeconds?: number },
+  options: TrainingRunDefaults & { work: boolean; pollSeconds?: number; staleMs?: number },
 ): Promise<TrainingQueue> {
   const { target, executeSql } = deps.database;
   const boss =
@@ -49,13 +51,27 @@ export async function startTrainingQueue(
     }
   }
 
+  // A run whose process died stays 'running' with no more progress written; after STALE_MS it is
+  // queued again (its old job cancelled), so a crash costs the run's progress, not the run.
+  const requeueStale = async () => {
+    const running = await deps.database.db.select().from(trainingRuns).where(eq(trainingRuns.status, 'running'));
+    for (const run of running) {
+      const updatedAt = Number((run.metrics as { updatedAt?: number } | null)?.updatedAt ?? 0);
+      if (Date.now() - updatedAt < (options.staleMs ?? STALE_MS)) continue;
+      const { jobId, ...config } = (run.config ?? {}) as Record<string, unknown>;
+      if (typeof jobId === 'string') await boss.cancel(QUEUE, jobId).catch(() => undefined);
+      await deps.database.db.update(trainingRuns).set({ status: 'queued', config }).where(eq(trainingRuns.id, run.id));
+    }
+  };
+
   const enqueuePending = async () => {
+    await requeueStale();
     const queued = await deps.database.db.select().from(trainingRuns).where(eq(trainingRuns.status, 'queued'));
     let sent = 0;
     for (const run of queued) {
       const config = (run.config ?? {}) as Record<string, unknown>;
       if (config.jobId) continue;
-      const jobId = await boss.send(QUEUE, { runId: run.id }, { retryLimit: 2, expireInHours: 12 });
+      const jobId = await boss.send(QUEUE, { runId: run.id }, { retryLimit: 1, expireInHours: 23 });
       await deps.database.db
         .update(trainingRuns)
         .set({ config: { ...config, jobId } })

@@ -90,7 +90,7 @@ export async function runTrainingRun(deps: Deps, runId: number, defaults: Traini
   const save = (status: string, extra: Record<string, unknown> = {}) =>
     db
       .update(trainingRuns)
-      .set({ status, metrics: { ...metrics, history, ...extra } })
+      .set({ status, metrics: { ...metrics, history, ...extra, updatedAt: Date.now() } })
       .where(eq(trainingRuns.id, runId));
   const d = row.dataset;
   try {
