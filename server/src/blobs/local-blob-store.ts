@@ -34,6 +34,7 @@ export class LocalBlobStore implements BlobStore {
 
   async put(source: BlobSource, options: PutOptions = {}): Promise<BlobInfo> {
     const tmp = path.join(this.tmpDir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
+    if (source instanceof Uint8Array) return this.putBytes(source, tmp, options);
     const hash = createHash('sha256');
     let size = 0;
     // Hash and count in a transform, so reading, hashing and writing overlap as in a plain copy.
@@ -59,6 +60,23 @@ export class LocalBlobStore implements BlobStore {
     await fsp.mkdir(path.dirname(final), { recursive: true });
     await fsp.rename(tmp, final);
     return { key, size };
+  }
+
+  /** Bytes already in memory: hashed in one call and written (and flushed) in one, not streamed. */
+  private async putBytes(bytes: Uint8Array, tmp: string, options: PutOptions): Promise<BlobInfo> {
+    if (options.maxBytes !== undefined && bytes.byteLength > options.maxBytes)
+      throw new BlobTooLargeError(options.maxBytes);
+    const key = createHash('sha256').update(bytes).digest('hex');
+    const final = this.pathOf(key);
+    try {
+      await fsp.writeFile(tmp, bytes, { flag: 'wx', flush: true });
+      await fsp.mkdir(path.dirname(final), { recursive: true });
+      await fsp.rename(tmp, final);
+    } catch (err) {
+      await fsp.rm(tmp, { force: true });
+      throw err;
+    }
+    return { key, size: bytes.byteLength };
   }
 
   async get(key: BlobKey): Promise<Uint8Array> {

@@ -90,8 +90,9 @@ describe.each(databaseKinds())('student-training jobs on %s', (kind) => {
     const [sent, requeued] = await t.deps.database.db.select().from(trainingRuns).orderBy(asc(trainingRuns.id));
     expect(requeued?.id).toBe(crashed?.id);
     expect(requeued?.status).toBe('queued');
-    expect((requeued?.config as { jobId?: string }).jobId).toMatch(/^[0-9a-f-]{36}$/);
-    expect((requeued?.config as { jobId?: string }).jobId).not.toBe('00000000-0000-4000-8000-000000000000');
+    const requeuedJob = (requeued?.config as { jobId?: string } | undefined)?.jobId;
+    expect(requeuedJob).toMatch(/^[0-9a-f-]{36}$/);
+    expect(requeuedJob).not.toBe('00000000-0000-4000-8000-000000000000');
     expect((sent?.config as { jobId?: string } | undefined)?.jobId).toMatch(/^[0-9a-f-]{36}$/);
     expect(sent?.status).toBe('queued');
 

@@ -11,6 +11,18 @@ import type { LeaseContext } from './work-assignment.ts';
 
 const bad = (message: string) => new AppError(422, ErrorCode.BadTargets, message);
 
+/** A shard's sample ids never change (the blob key is their hash), so each process reads them once. */
+const sampleIdCache = new Map<string, Int32Array>();
+async function shardSampleIds(blobs: BlobStore, key: string): Promise<Int32Array> {
+  let ids = sampleIdCache.get(key);
+  if (!ids) {
+    ids = new Int32Array(Uint8Array.from(await blobs.get(key)).buffer);
+    if (sampleIdCache.size >= 10_000) sampleIdCache.clear();
+    sampleIdCache.set(key, ids);
+  }
+  return ids;
+}
+
 export interface UploadOutcome {
   resultId: number;
   rows: number;
@@ -67,7 +79,7 @@ export async function acceptResult(
       if (decoded.ids[i] !== i) throw bad(`map row ${i} is numbered ${decoded.ids[i]}`);
     }
   } else {
-    const expected = new Int32Array(Uint8Array.from(await deps.blobs.get(ctx.shard.sampleIdsBlobKey)).buffer);
+    const expected = await shardSampleIds(deps.blobs, ctx.shard.sampleIdsBlobKey);
     if (decoded.ids.length !== expected.length)
       throw bad(`${decoded.ids.length} rows uploaded; the shard has ${expected.length} samples`);
     for (let i = 0; i < expected.length; i++) {

@@ -1,34 +1,29 @@
 import type { WorkAssignment } from '@coopt/shared';
 import { defaultAlignmentTask } from '@coopt/shared/math';
-import { eq, inArray } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { Database } from '../db/database.ts';
 import { campaigns, datasets, leases, priorModels, rounds, shards, workItems } from '../db/schema.ts';
 import { priorInputMeta } from '../priors/prior-views.ts';
 import type { LeaseGrant } from './lease-scheduler.ts';
 
-/** Everything about a lease that the volunteer and the upload check need. */
+/**
+ * Everything about a lease that the volunteer and the upload check need: the lease, its item, round
+ * and campaign from the database; the shard, prior and dataset (fixed once written) from this
+ * process's cache.
+ */
 export async function leaseContext(database: Database, leaseId: number) {
+  // The round and campaign change state as work settles, so they are read with the lease.
   const [row] = await database.db
-    .select({
-      lease: leases,
-      item: workItems,
-      round: rounds,
-      shard: shards,
-      prior: priorModels,
-      campaign: campaigns,
-      dataset: datasets,
-    })
+    .select({ lease: leases, item: workItems, round: rounds, campaign: campaigns })
     .from(leases)
     .innerJoin(workItems, eq(workItems.id, leases.workItemId))
     .innerJoin(rounds, eq(rounds.id, workItems.roundId))
-    .innerJoin(shards, eq(shards.id, workItems.shardId))
-    .innerJoin(priorModels, eq(priorModels.id, workItems.modelId))
     .innerJoin(campaigns, eq(campaigns.id, rounds.campaignId))
-    .innerJoin(datasets, eq(datasets.id, campaigns.datasetId))
     .where(eq(leases.id, leaseId))
     .limit(1);
   if (!row) return null;
-  return { ...row, ...uploadShape(row.item.phase, row.prior, row.campaign, row.shard) };
+  const { dataset, shard, prior } = await fixedRowsOf(database, row.item);
+  return { ...row, dataset, shard, prior, ...uploadShape(row.item.phase, prior, row.campaign, shard) };
 }
 
 /** How many rows of which width an item's upload has. */
@@ -56,18 +51,22 @@ interface FixedRows {
 const fixedRows = new WeakMap<Database, FixedRows>();
 
 /**
- * What a fresh lease's assignment is made of, from the claim's own result and rows that never
- * change once written (round number, shard, prior, campaign parameters, dataset shape), which each
- * API process reads once and keeps. A claim is then one statement.
+ * The rows a work item points at, as first read: the shard, prior and dataset never change once
+ * written, nor do a round's number or a campaign's parameters (their status does; callers that need
+ * it read it fresh). Each API process reads them once and keeps them, so a claim is one statement.
  */
-export async function grantContext(database: Database, grant: LeaseGrant) {
+async function fixedRowsOf(
+  database: Database,
+  item: { id: number; roundId: number; shardId: number | null; modelId: number },
+) {
+  if (item.shardId === null) throw new Error(`work item ${item.id} has no shard`);
+  const shardId = item.shardId;
   let cache = fixedRows.get(database);
   if (!cache) {
     cache = { rounds: new Map(), shards: new Map(), priors: new Map(), campaigns: new Map(), datasets: new Map() };
     fixedRows.set(database, cache);
   }
   const { db } = database;
-  const { item } = grant;
   if (!cache.rounds.has(item.roundId)) {
     const [row] = await db
       .select({ round: rounds, campaign: campaigns, dataset: datasets })
@@ -75,38 +74,42 @@ export async function grantContext(database: Database, grant: LeaseGrant) {
       .innerJoin(campaigns, eq(campaigns.id, rounds.campaignId))
       .innerJoin(datasets, eq(datasets.id, campaigns.datasetId))
       .where(eq(rounds.id, item.roundId));
-    if (!row) throw new Error(`work item ${grant.workItemId} names no round`);
+    if (!row) throw new Error(`work item ${item.id} names no round`);
     cache.rounds.set(row.round.id, row.round);
     cache.campaigns.set(row.campaign.id, row.campaign);
     cache.datasets.set(row.dataset.id, row.dataset);
   }
-  if (!cache.shards.has(item.shardId)) {
-    // A campaign's shards are read together: the next claims will want the others.
-    const [one] = await db.select().from(shards).where(eq(shards.id, item.shardId));
-    if (!one) throw new Error(`work item ${grant.workItemId} names no shard`);
+  if (!cache.shards.has(shardId)) {
+    // A campaign's shards are read together: the next items will want the others.
+    const [one] = await db.select().from(shards).where(eq(shards.id, shardId));
+    if (!one) throw new Error(`work item ${item.id} names no shard`);
     for (const s of await db.select().from(shards).where(eq(shards.campaignId, one.campaignId)))
       cache.shards.set(s.id, s);
   }
   if (!cache.priors.has(item.modelId)) {
-    for (const p of await db
-      .select()
-      .from(priorModels)
-      .where(inArray(priorModels.id, [item.modelId])))
-      cache.priors.set(p.id, p);
+    const [prior] = await db.select().from(priorModels).where(eq(priorModels.id, item.modelId));
+    if (!prior) throw new Error(`work item ${item.id} names no prior`);
+    cache.priors.set(prior.id, prior);
   }
   const round = cache.rounds.get(item.roundId) as Row<typeof rounds>;
   const campaign = cache.campaigns.get(round.campaignId) as Row<typeof campaigns>;
-  const dataset = cache.datasets.get(campaign.datasetId) as Row<typeof datasets>;
-  const shard = cache.shards.get(item.shardId) as Row<typeof shards>;
-  const prior = cache.priors.get(item.modelId) as Row<typeof priorModels>;
   return {
-    lease: { id: grant.leaseId, expiresAt: grant.expiresAt },
-    item: { phase: item.phase },
     round,
     campaign,
-    dataset,
-    prior,
-    ...uploadShape(item.phase, prior, campaign, shard),
+    dataset: cache.datasets.get(campaign.datasetId) as Row<typeof datasets>,
+    shard: cache.shards.get(shardId) as Row<typeof shards>,
+    prior: cache.priors.get(item.modelId) as Row<typeof priorModels>,
+  };
+}
+
+/** What a fresh lease's assignment is made of: the claim's own result and the item's fixed rows. */
+export async function grantContext(database: Database, grant: LeaseGrant): Promise<AssignmentSource> {
+  const fixed = await fixedRowsOf(database, { id: grant.workItemId, ...grant.item });
+  return {
+    lease: { id: grant.leaseId, expiresAt: grant.expiresAt },
+    item: { phase: grant.item.phase },
+    ...fixed,
+    ...uploadShape(grant.item.phase, fixed.prior, fixed.campaign, fixed.shard),
   };
 }
 

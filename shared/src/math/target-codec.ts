@@ -92,12 +92,18 @@ export function decodeTargets(bytes: Uint8Array, options: DecodeOptions = {}): T
   const ids = new Uint32Array(count);
   let o = TARGET_HEADER_BYTES;
   for (let i = 0; i < count; i++, o += 4) ids[i] = view.getUint32(o, true);
-  const values = new Float32Array(count * dim);
   if (dtype === 'float32' && LITTLE_ENDIAN) {
-    // One copy instead of a DataView read per value: the common case on every current platform.
-    values.set(new Float32Array(bytes.buffer.slice(bytes.byteOffset + o, bytes.byteOffset + o + 4 * values.length)));
+    // The common case on every current platform: a view of the upload's own bytes where they are
+    // 4-byte aligned, else one copy; never a DataView read per value.
+    const start = bytes.byteOffset + o;
+    const n = count * dim;
+    const values =
+      start % 4 === 0
+        ? new Float32Array(bytes.buffer, start, n)
+        : new Float32Array(bytes.buffer.slice(start, start + 4 * n));
     return { ids, dim, values, dtype };
   }
+  const values = new Float32Array(count * dim);
   for (let i = 0; i < values.length; i++) {
     if (dtype === 'float32') {
       values[i] = view.getFloat32(o, true);
