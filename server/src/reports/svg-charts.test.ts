@@ -48,6 +48,6 @@ describe('report charts', () => {
       ],
     });
     expect(count(b, 'rect')).toBe(3); // background + 2 bars
-    expect(b).toContain('>80.0<');
+    expect(b).toContain('>80<');
   });
 });

@@ -4,9 +4,9 @@
  * markdown viewers and `<img>` tags show as is.
  */
 
-const WIDTH = 640;
+const WIDTH = 700;
 const HEIGHT = 400;
-const MARGIN = { left: 64, right: 160, top: 40, bottom: 56 };
+const MARGIN = { left: 64, right: 210, top: 40, bottom: 56 };
 const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#4b5563', '#db2777'];
 
 export interface Series {
@@ -16,7 +16,8 @@ export interface Series {
 
 const escapeXml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
-const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(1) : v.toFixed(2));
+/** A tick or bar label: integers as they are, others to 1 decimal (2 below 1), without trailing zeros. */
+const fmt = (v: number) => String(Number(v.toFixed(Math.abs(v) >= 100 ? 0 : Math.abs(v) >= 1 ? 1 : 2)));
 
 /** Round-number ticks covering [min, max]. */
 function ticks(min: number, max: number, count = 5): number[] {

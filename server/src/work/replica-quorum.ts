@@ -166,7 +166,9 @@ function settleAlignment(
     uploads,
     (ctx, upload) => checkAlignmentUpload(deps, ctx, upload.blobKey),
     async (tx, check) => {
-      const mapBlob = await deps.blobs.put(new Uint8Array(check.map.buffer, check.map.byteOffset, check.map.byteLength));
+      const mapBlob = await deps.blobs.put(
+        new Uint8Array(check.map.buffer, check.map.byteOffset, check.map.byteLength),
+      );
       await tx.insert(alignments).values({
         roundId: item.roundId,
         modelId: item.modelId,
