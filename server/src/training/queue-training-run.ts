@@ -28,7 +28,8 @@ export async function queueTrainingRun(
       ErrorCode.Conflict,
       `round ${roundNumber} of campaign ${campaignId} is ${row.round.status}; students train on complete rounds`,
     );
-  if (request.kind === 'supervised' || request.kind === 'priors') {
+  // These kinds are nothing but an evaluation on the labels (or training on them).
+  if (request.kind === 'supervised' || request.kind === 'priors' || request.kind === 'random') {
     const [labelled] = await db
       .select({ start: labelRanges.start })
       .from(labelRanges)

@@ -211,4 +211,39 @@ describe.each(databaseKinds())('student-training jobs on %s', (kind) => {
     const gone = await t.app.request(`/api/campaigns/${campaignId}/training-runs/999999/model.json`);
     expect(gone.status).toBe(404);
   }, 600_000);
+
+  it('refuses runs on a round that is not complete (409) and label-only kinds on a dataset without labels (422)', async () => {
+    const { pixels } = demoSplit();
+    const ds = await t.postJson('/api/admin/datasets', {
+      format: 'idx',
+      name: 'unlabelled-300',
+      images: { blob: await t.upload(idxImages(300, 28, 28, Buffer.from(pixels.subarray(0, 300 * 784)))) },
+    });
+    const datasetId = ((await ds.json()) as { id: number }).id;
+    const priors = (await (await t.app.request('/api/priors')).json()) as { priors: { id: number; name: string }[] };
+    const prior = priors.priors.find((p) => p.name === 'resnet-sup')?.id as number;
+    const c = await t.postJson('/api/admin/campaigns', {
+      name: 'unlabelled',
+      datasetId,
+      priorIds: [prior],
+      shardSize: 250,
+      sharedSetSize: 50,
+      targetDim: 8,
+      seed: 5,
+      verification: { kind: 'none' },
+    });
+    const id = ((await c.json()) as { id: number }).id;
+    const url = `/api/admin/campaigns/${id}/rounds/1/training-runs`;
+    const early = await t.postJson(url, { kind: 'coopt' });
+    expect(early.status).toBe(409);
+    expect(await early.text()).toContain('students train on complete rounds');
+    await workUntilIdle([await NodeVolunteer.register(t.app)]);
+    for (const kind of ['random', 'supervised', 'priors']) {
+      const res = await t.postJson(url, { kind });
+      expect(res.status).toBe(422);
+      expect(await res.text()).toContain('needs labels');
+    }
+    // Training on the targets needs no labels: the student is still made, only unprobed.
+    expect((await t.postJson(url, { kind: 'coopt', epochs: 1 })).status).toBe(201);
+  }, 120_000);
 });
