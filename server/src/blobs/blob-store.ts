@@ -19,6 +19,8 @@ export type BlobSource = Readable | AsyncIterable<Uint8Array> | Uint8Array;
 export interface PutOptions {
   /** Abort with BlobTooLargeError once more than this many bytes arrive. */
   maxBytes?: number;
+  /** The SHA-256 (hex) of a Uint8Array source, when the caller has just computed it: not hashed again. */
+  sha256?: string;
 }
 
 export interface BlobStore {

@@ -66,7 +66,7 @@ export class LocalBlobStore implements BlobStore {
   private async putBytes(bytes: Uint8Array, tmp: string, options: PutOptions): Promise<BlobInfo> {
     if (options.maxBytes !== undefined && bytes.byteLength > options.maxBytes)
       throw new BlobTooLargeError(options.maxBytes);
-    const key = createHash('sha256').update(bytes).digest('hex');
+    const key = options.sha256 ?? createHash('sha256').update(bytes).digest('hex');
     const final = this.pathOf(key);
     try {
       await fsp.writeFile(tmp, bytes, { flag: 'wx', flush: true });

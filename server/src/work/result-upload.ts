@@ -96,7 +96,7 @@ export async function acceptResult(
     }
   }
 
-  const blob = await deps.blobs.put(body);
+  const blob = await deps.blobs.put(body, { sha256: checksum });
   return db.transaction(async (tx) => {
     const [row] = await tx
       .insert(results)

@@ -101,11 +101,16 @@ export const workRoute = createRouter()
     return blobBody(c, ctx.round.referenceBlobKey);
   })
   .put('/leases/:id/result', validate('param', leaseParam), async (c) => {
+    const declared = Number(c.req.header('content-length') ?? Number.NaN);
+    const uploadLimit = c.var.deps.env.COOPT_MAX_UPLOAD_BYTES;
+    if (Number.isFinite(declared) && declared > uploadLimit) throw AppError.payloadTooLarge(uploadLimit);
+    // The lease is looked up while the body arrives; a refusal drops the body unread.
+    const reading = c.req.arrayBuffer();
+    reading.catch(() => undefined);
     const ctx = await ownLease(c, c.req.valid('param').id);
     const limit = Math.max(encodedTargetBytes(ctx.rowCount, ctx.rowDim, 'float32'), 64);
-    const declared = Number(c.req.header('content-length') ?? Number.NaN);
     if (Number.isFinite(declared) && declared > limit) throw AppError.payloadTooLarge(limit);
-    const body = new Uint8Array(await c.req.arrayBuffer());
+    const body = new Uint8Array(await reading);
     if (body.length > limit) throw AppError.payloadTooLarge(limit);
     const outcome = await acceptResult(c.var.deps, ctx, c.var.volunteer.id, body);
     if (!outcome.duplicate && (await settleWorkItem(c.var.deps, ctx.item.id)) === 'done') {
