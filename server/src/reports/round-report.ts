@@ -262,5 +262,5 @@ export async function buildRoundReport(
 }
 
 function placeholder(text: string): string {
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="640" height="80" viewBox="0 0 640 80" font-family="sans-serif"><rect width="640" height="80" fill="#f9fafb"/><text x="320" y="45" text-anchor="middle" fill="#6b7280">${text}</text></svg>\n`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="640" height="80" viewBox="0 0 640 80" font-family="sans-serif" role="img"><title>${text}</title><rect width="640" height="80" fill="#f9fafb"/><text x="320" y="45" text-anchor="middle" fill="#6b7280">${text}</text></svg>\n`;
 }
