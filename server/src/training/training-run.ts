@@ -7,14 +7,14 @@ import type { Database } from '../db/database.ts';
 import { campaigns, datasets, priorModels, priorScores, rounds, trainingRuns } from '../db/schema.ts';
 import { tf } from '../priors/tfjs-runtime.ts';
 import { ablationTargets } from './ablation-targets.ts';
-import { linearProbe, meanStd } from './linear-probe.ts';
+import { meanStd, probeAccuracy } from './linear-probe.ts';
 import { priorOutputs } from './prior-features.ts';
 import { readRoundTargets } from './round-targets.ts';
-import { exportStudent } from './student-export.ts';
-import type { Student } from './student-models.ts';
-import { type EpochReport, encodeAll, type TrainingObjective, trainStudent } from './student-trainer.ts';
+import type { TrainingObjective } from './student-trainer.ts';
+import { trainInThread } from './train-in-thread.ts';
 import { type TrainingBackend, useTrainingBackend } from './training-backend.ts';
 import { readRunConfig } from './training-run-config.ts';
+import type { EpochPoint, ProbeImages } from './training-thread.ts';
 
 type Deps = { database: Database; blobs: BlobStore };
 type Dataset = typeof datasets.$inferSelect;
@@ -29,11 +29,6 @@ export interface TrainingRunDefaults {
 export const PIXEL_NORM = { mean: 0.286, std: 0.353 };
 export const PROBE_SEEDS = [0, 1, 2];
 
-export interface EpochPoint extends EpochReport {
-  /** Linear-probe accuracy (first probe seed) of the encoder after this epoch. */
-  probeAccuracy?: number;
-}
-
 /**
  * The labelled images a campaign's runs are probed on: the same seeded choice for every run, so
  * accuracies compare. Each probe seed cuts them 80/20 differently into the probe's train and test parts.
@@ -43,27 +38,14 @@ async function probeSet(deps: Deps, dataset: Dataset, campaignSeed: number, imag
   if (!labels) return null;
   const count = Math.min(dataset.count, images);
   const ids = new SeededRandom(campaignSeed + 7919).permutation(dataset.count).subarray(0, count);
-  const pixels = await readSamplesByIds(deps, dataset, ids);
-  const y = Int32Array.from(ids, (i) => labels[i] as number);
-  const classes = Math.max(...labels) + 1;
-  const probe = async (features: Float32Array, dim: number, seed: number) => {
-    const order = new SeededRandom(seed).permutation(count);
-    const cut = Math.floor(count * 0.8);
-    const part = (rows: Int32Array) => {
-      const f = new Float32Array(rows.length * dim);
-      rows.forEach((r, k) => {
-        f.set(features.subarray(r * dim, (r + 1) * dim), k * dim);
-      });
-      return { features: f, labels: Int32Array.from(rows, (r) => y[r] as number), dim };
-    };
-    return (await linearProbe(part(order.subarray(0, cut)), part(order.subarray(cut)), { classes, seed })).accuracy;
+  const probe: ProbeImages = {
+    pixels: await readSamplesByIds(deps, dataset, ids),
+    shape: [count, dataset.height, dataset.width, dataset.channels],
+    labels: Int32Array.from(ids, (i) => labels[i] as number),
+    classes: Math.max(...labels) + 1,
+    seeds: PROBE_SEEDS,
   };
-  const probeAll = async (features: Float32Array, dim: number) => {
-    const accuracies: number[] = [];
-    for (const seed of PROBE_SEEDS) accuracies.push(await probe(features, dim, seed));
-    return { accuracies, ...meanStd(accuracies), images: count };
-  };
-  return { ids, pixels, labels, probe, probeAll };
+  return { ids, allLabels: labels, probe };
 }
 
 /**
@@ -116,7 +98,15 @@ export async function runTrainingRun(deps: Deps, runId: number, defaults: Traini
         await save('running', { stage: `probing prior ${prior.name}` });
         const { values, dim } = await priorOutputs(deps, prior, d, probes.ids);
         const uniformity = scores.find((s) => s.modelId === prior.id)?.uniformity as number;
-        results.push({ priorId: prior.id, name: prior.name, uniformity, probe: await probes.probeAll(values, dim) });
+        const accuracies: number[] = [];
+        for (const seed of PROBE_SEEDS)
+          accuracies.push(await probeAccuracy(values, dim, probes.probe.labels, probes.probe.classes, seed));
+        results.push({
+          priorId: prior.id,
+          name: prior.name,
+          uniformity,
+          probe: { accuracies, ...meanStd(accuracies), images: probes.ids.length },
+        });
       }
       await save('done', { priors: results });
       return;
@@ -151,52 +141,45 @@ export async function runTrainingRun(deps: Deps, runId: number, defaults: Traini
       if (!probes) throw new Error(`dataset ${d.name} has no labels for supervised training`);
       objective = {
         kind: 'supervised',
-        labels: Int32Array.from(ids, (i) => probes.labels[i] as number),
-        classes: Math.max(...probes.labels) + 1,
+        labels: Int32Array.from(ids, (i) => probes.allLabels[i] as number),
+        classes: probes.probe.classes,
       };
     } else {
       objective = { kind: 'contrastive' };
     }
 
     const pixels = await readSamplesByIds(deps, d, ids);
-    const probeShape: [number, number, number, number] = [probes?.ids.length ?? 0, d.height, d.width, d.channels];
-    const featuresOf = (student: Student) =>
-      probes ? encodeAll(student, probes.pixels, probeShape, PIXEL_NORM) : Promise.resolve(null);
-    let lastProgress = 0;
     metrics.images = ids.length;
-    const { student } = await trainStudent(
-      { pixels, shape: [ids.length, d.height, d.width, d.channels], objective },
+    await save('running', { stage: 'training', progress: { epoch: 1, batch: 0, batches: 0 } });
+    let lastSaved = 0;
+    const { probe, files } = await trainInThread(
       {
-        architecture: config.architecture,
-        epochs,
-        augment: config.augment,
-        seed: config.seed,
-        mean: PIXEL_NORM.mean,
-        std: PIXEL_NORM.std,
-        onBatch: async (p) => {
-          if (performance.now() - lastProgress < 2000) return;
-          lastProgress = performance.now();
-          await save('running', { stage: 'training', progress: p });
+        backend: defaults.backend ?? 'wasm',
+        data: { pixels, shape: [ids.length, d.height, d.width, d.channels], objective },
+        options: {
+          architecture: config.architecture,
+          epochs,
+          augment: config.augment,
+          seed: config.seed,
+          mean: PIXEL_NORM.mean,
+          std: PIXEL_NORM.std,
         },
-        onEpoch: async (e, s) => {
-          const point: EpochPoint = { ...e };
-          const f = await featuresOf(s);
-          if (f && probes) point.probeAccuracy = await probes.probe(f, s.featureDim, PROBE_SEEDS[0] as number);
-          history.push(point);
-          await save('running', { stage: 'training', progress: { epoch: e.epoch, batch: 0, batches: 0 } });
-        },
+        probe: probes?.probe ?? null,
+        student: { height: d.height, width: d.width, channels: d.channels, ...PIXEL_NORM },
+      },
+      async (m) => {
+        if (m.type === 'epoch') {
+          history.push(m.point);
+          await save('running', { stage: 'training', progress: { epoch: m.point.epoch, batch: 0, batches: 0 } });
+        } else if (performance.now() - lastSaved >= 2000) {
+          lastSaved = performance.now();
+          await save('running', {
+            stage: 'training',
+            progress: { epoch: m.epoch, batch: m.batch, batches: m.batches },
+          });
+        }
       },
     );
-    await save('running', { stage: 'probing' });
-    const f = await featuresOf(student);
-    const probe = f && probes ? await probes.probeAll(f, student.featureDim) : null;
-    const files = await exportStudent(student, {
-      height: d.height,
-      width: d.width,
-      channels: d.channels,
-      ...PIXEL_NORM,
-    });
-    student.dispose();
     const modelJson = await deps.blobs.put(files.modelJson);
     const weights = await deps.blobs.put(files.weights);
     await save('done', {
