@@ -105,7 +105,9 @@ describe.each(databaseKinds())('student-training jobs on %s', (kind) => {
     expect(bad.status).toBe(400);
     expect(await bad.text()).toContain('json.kind');
     for (const kind of ['simclr', 'supervised', 'random', 'no-align', 'worst-prior', 'priors']) {
-      const res = await t.postJson(runsUrl, { kind, epochs: 2, probeImages: 400 });
+      // The random-init encoder is the ResNet student: no training, but the job builds, probes and exports it.
+      const architecture = kind === 'random' ? 'resnet' : 'convnet';
+      const res = await t.postJson(runsUrl, { kind, architecture, epochs: 2, probeImages: 400 });
       expect(res.status).toBe(201);
     }
 
@@ -157,6 +159,7 @@ describe.each(databaseKinds())('student-training jobs on %s', (kind) => {
     for (const kind of ['coopt', 'simclr', 'supervised', 'no-align', 'worst-prior'])
       expect(acc(kind)).toBeGreaterThan(0.3);
     expect(metricsOf('random').history).toEqual([]);
+    expect((metricsOf('random') as Metrics & { architecture: string }).architecture).toBe('resnet');
     const priors = metricsOf('priors').priors ?? [];
     expect(priors.map((p) => p.name).sort()).toEqual(['convnet-random', 'resnet-sup']);
     const prior = (name: string) => priors.find((p) => p.name === name) as (typeof priors)[number];
