@@ -15,8 +15,12 @@ export interface Database {
   kind: DatabaseKind;
   target: DatabaseTarget;
   db: Db;
-  /** Runs raw SQL and returns its rows, whichever driver is underneath. */
-  rows<T extends Record<string, unknown>>(query: SQL): Promise<T[]>;
+  /**
+   * Runs raw SQL and returns its rows, whichever driver is underneath. `prepare` keeps the
+   * statement prepared on each Postgres connection, so a hot statement is parsed and planned once
+   * per connection rather than per call.
+   */
+  rows<T extends Record<string, unknown>>(query: SQL, options?: { prepare?: boolean }): Promise<T[]>;
   /**
    * PGlite only: plain SQL text for libraries that bring their own (the job queue), several
    * statements when there are no values. On Postgres such libraries connect by URL themselves.
@@ -52,9 +56,11 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
     kind: 'postgres',
     target,
     db,
-    rows: async <T>(query: SQL) => {
+    rows: async <T>(query: SQL, options: { prepare?: boolean } = {}) => {
       const raw = toRaw(query);
-      return (await client.unsafe(raw.sql, raw.params as postgres.ParameterOrJSON<never>[])) as unknown as T[];
+      return (await client.unsafe(raw.sql, raw.params as postgres.ParameterOrJSON<never>[], {
+        prepare: options.prepare ?? false,
+      })) as unknown as T[];
     },
     close: () => client.end({ timeout: 5 }),
   };

@@ -83,7 +83,8 @@ async function tryClaim(
     shard_id: number;
     model_id: number;
   }>(
-    await database.db.execute(sql`
+    await database.rows(
+      sql`
       with picked as (
         update work_items w
         set taken = w.taken + 1, status = case when w.taken + 1 >= w.replicas_wanted then 'leased' else 'open' end
@@ -111,7 +112,10 @@ async function tryClaim(
         returning id, work_item_id, expires_at
       )
       select lease.id, lease.work_item_id, lease.expires_at, picked.phase, picked.round_id, picked.shard_id, picked.model_id
-      from lease join picked on picked.id = lease.work_item_id`),
+      from lease join picked on picked.id = lease.work_item_id`,
+      // Prepared: parsed and planned once per connection, not once per claim.
+      { prepare: true },
+    ),
   );
   if (!row) return null;
   return {
