@@ -52,11 +52,12 @@ export async function settleWorkItem(
   const policy = row.policy as VerificationPolicy;
   if (policy.kind === 'spot-check') return settleBySpotCheck(deps, row.item, uploads, policy);
   if (policy.kind === 'none') {
-    // Structural checks passed at upload; nothing more to compare.
-    await db.transaction(async (tx) => {
-      await tx.update(results).set({ verified: true }).where(eq(results.workItemId, itemId));
-      await tx.update(workItems).set({ status: 'done' }).where(eq(workItems.id, itemId));
-    });
+    // Structural checks passed at upload; nothing more to compare. One statement, so atomic.
+    await deps.database.rows(
+      sql`with verified as (update results set verified = true where work_item_id = ${itemId})
+          update work_items set status = 'done' where id = ${itemId}`,
+      { prepare: true },
+    );
     return 'done';
   }
   const values = await Promise.all(uploads.map(async (u) => decodeTargets(await deps.blobs.get(u.blobKey)).values));

@@ -5,7 +5,7 @@ import { decodeTargets, TargetCodecError } from '@coopt/shared/math';
 import { and, eq, sql } from 'drizzle-orm';
 import type { BlobStore } from '../blobs/blob-store.ts';
 import type { Database } from '../db/database.ts';
-import { leases, results, volunteers } from '../db/schema.ts';
+import { results } from '../db/schema.ts';
 import { AppError } from '../http/app-error.ts';
 import type { LeaseContext } from './work-assignment.ts';
 
@@ -97,25 +97,27 @@ export async function acceptResult(
   }
 
   const blob = await deps.blobs.put(body, { sha256: checksum });
-  return db.transaction(async (tx) => {
-    const [row] = await tx
-      .insert(results)
-      .values({
-        workItemId: ctx.item.id,
-        volunteerId,
-        leaseId: ctx.lease.id,
-        blobKey: blob.key,
-        checksum,
-        rows: decoded.ids.length,
-      })
-      .onConflictDoNothing()
-      .returning();
-    if (!row) throw new AppError(409, ErrorCode.Conflict, 'a result for this work item was uploaded at the same time');
-    await tx.update(leases).set({ active: false, outcome: 'uploaded' }).where(eq(leases.id, ctx.lease.id));
-    await tx
-      .update(volunteers)
-      .set({ credit: sql`${volunteers.credit} + ${ctx.shard.sampleCount}`, lastSeenAt: sql`now()` })
-      .where(eq(volunteers.id, volunteerId));
-    return { resultId: row.id, rows: row.rows, duplicate: false };
-  });
+  // One statement, so one round trip and atomic: store the result and, only if it was stored, end
+  // the lease and credit the volunteer.
+  const [row] = await deps.database.rows<{ id: number; rows: number }>(
+    sql`
+      with stored as (
+        insert into results (work_item_id, volunteer_id, lease_id, blob_key, checksum, rows)
+        values (${ctx.item.id}, ${volunteerId}, ${ctx.lease.id}, ${blob.key}, ${checksum}, ${decoded.ids.length})
+        on conflict do nothing
+        returning id, rows
+      ),
+      ended as (
+        update leases set active = false, outcome = 'uploaded'
+        where id = ${ctx.lease.id} and exists (select 1 from stored)
+      ),
+      credited as (
+        update volunteers set credit = credit + ${ctx.shard.sampleCount}, last_seen_at = now()
+        where id = ${volunteerId} and exists (select 1 from stored)
+      )
+      select id, rows from stored`,
+    { prepare: true },
+  );
+  if (!row) throw new AppError(409, ErrorCode.Conflict, 'a result for this work item was uploaded at the same time');
+  return { resultId: row.id, rows: row.rows, duplicate: false };
 }
