@@ -16,7 +16,7 @@ import { openRuntime } from '../runtime.ts';
 import { queueTrainingRun } from '../training/queue-training-run.ts';
 import { runTrainingRun } from '../training/training-run.ts';
 import { TRAINING_KINDS, type TrainingRunRequest } from '../training/training-run-config.ts';
-import { NodeVolunteer } from '../volunteers/node-volunteer.ts';
+import { NodeVolunteer, workUntilIdle } from '../volunteers/node-volunteer.ts';
 
 const USAGE = `usage: pnpm reproduce [--images N] [--epochs E] [--architecture convnet|resnet] [--volunteers V] [--out DIR]
 
@@ -99,16 +99,7 @@ async function main() {
     Array.from({ length: Number(values.volunteers) }, () => NodeVolunteer.register(app)),
   );
   const work = new ProgressBar('campaign');
-  for (let idle = 0, turn = 0; idle < volunteers.length; turn++) {
-    const v = volunteers[turn % volunteers.length] as NodeVolunteer;
-    const a = await v.claim();
-    if (!a) {
-      idle++;
-      continue;
-    }
-    idle = 0;
-    const res = await v.upload(a, await v.compute(a));
-    if (res.status !== 201) throw new Error(`upload refused: ${res.status} ${await res.text()}`);
+  await workUntilIdle(volunteers, Number.POSITIVE_INFINITY, async (a) => {
     const stats = (await (await app.request(`/api/campaigns/${campaignId}/stats`)).json()) as {
       coverage: { targeted: number; shards: number };
     };
@@ -117,7 +108,7 @@ async function main() {
       stats.coverage.shards,
       `shards targeted (last: ${a.phase} with ${a.prior.name})`,
     );
-  }
+  });
   const [round] = await runtime.database.db
     .select()
     .from(rounds)

@@ -96,3 +96,16 @@ export async function probeAccuracy(
   };
   return (await linearProbe(part(order.subarray(0, cut)), part(order.subarray(cut)), { classes, seed })).accuracy;
 }
+
+/** The probe with every seed: the accuracies, their mean and sample standard deviation, and how many images. */
+export async function probeAllSeeds(
+  features: Float32Array,
+  dim: number,
+  labels: Int32Array,
+  classes: number,
+  seeds: number[],
+): Promise<{ accuracies: number[]; mean: number; std: number; images: number }> {
+  const accuracies: number[] = [];
+  for (const seed of seeds) accuracies.push(await probeAccuracy(features, dim, labels, classes, seed));
+  return { accuracies, ...meanStd(accuracies), images: labels.length };
+}

@@ -34,23 +34,27 @@ export async function exportStudent(student: Student, input: StudentInput): Prom
   let count = 0;
   const name = (kind: string) => `${kind}_${++count}`;
 
-  const convNorm = (unit: ConvUnit, h: tfl.SymbolicTensor): tfl.SymbolicTensor => {
-    const [, , , filters] = unit.kernel.shape as number[];
-    const conv = tfl.layers.conv2d({
+  /** A bias-free 'same' convolution carrying `kernel` ([k, k, cin, cout]). */
+  const conv = (kernel: tf.Variable, h: tfl.SymbolicTensor, kind: string): tfl.SymbolicTensor => {
+    const [size, , , filters] = kernel.shape as number[];
+    const layer = tfl.layers.conv2d({
       filters: filters as number,
-      kernelSize: 3,
+      kernelSize: size as number,
       padding: 'same',
       useBias: false,
-      name: name('conv'),
+      name: name(kind),
     });
+    assignments.push([layer, [kernel]]);
+    return layer.apply(h) as tfl.SymbolicTensor;
+  };
+  const convNorm = (unit: ConvUnit, h: tfl.SymbolicTensor): tfl.SymbolicTensor => {
     const norm = tfl.layers.batchNormalization({
       epsilon: BATCH_NORM_EPSILON,
       momentum: BATCH_NORM_MOMENTUM,
       name: name('norm'),
     });
-    assignments.push([conv, [unit.kernel]]);
     assignments.push([norm, [unit.norm.gamma, unit.norm.beta, unit.norm.mean, unit.norm.variance]]);
-    return norm.apply(conv.apply(h)) as tfl.SymbolicTensor;
+    return norm.apply(conv(unit.kernel, h, 'conv')) as tfl.SymbolicTensor;
   };
   const relu = (h: tfl.SymbolicTensor) =>
     tfl.layers.activation({ activation: 'relu', name: name('relu') }).apply(h) as tfl.SymbolicTensor;
@@ -67,19 +71,7 @@ export async function exportStudent(student: Student, input: StudentInput): Prom
       }
       case 'residual': {
         const y = convNorm(l.second, relu(convNorm(l.first, h)));
-        let shortcut = h;
-        if (l.project) {
-          const [, , , filters] = l.project.shape as number[];
-          const project = tfl.layers.conv2d({
-            filters: filters as number,
-            kernelSize: 1,
-            padding: 'same',
-            useBias: false,
-            name: name('project'),
-          });
-          assignments.push([project, [l.project]]);
-          shortcut = project.apply(h) as tfl.SymbolicTensor;
-        }
+        const shortcut = l.project ? conv(l.project, h, 'project') : h;
         return relu(tfl.layers.add({ name: name('add') }).apply([y, shortcut]) as tfl.SymbolicTensor);
       }
     }

@@ -7,7 +7,7 @@ import type { Database } from '../db/database.ts';
 import { campaigns, datasets, priorModels, priorScores, rounds, trainingRuns } from '../db/schema.ts';
 import { tf } from '../priors/tfjs-runtime.ts';
 import { ablationTargets } from './ablation-targets.ts';
-import { meanStd, probeAccuracy } from './linear-probe.ts';
+import { probeAllSeeds } from './linear-probe.ts';
 import { priorOutputs } from './prior-features.ts';
 import { readRoundTargets } from './round-targets.ts';
 import type { TrainingObjective } from './student-trainer.ts';
@@ -98,15 +98,8 @@ export async function runTrainingRun(deps: Deps, runId: number, defaults: Traini
         await save('running', { stage: `probing prior ${prior.name}` });
         const { values, dim } = await priorOutputs(deps, prior, d, probes.ids);
         const uniformity = scores.find((s) => s.modelId === prior.id)?.uniformity as number;
-        const accuracies: number[] = [];
-        for (const seed of PROBE_SEEDS)
-          accuracies.push(await probeAccuracy(values, dim, probes.probe.labels, probes.probe.classes, seed));
-        results.push({
-          priorId: prior.id,
-          name: prior.name,
-          uniformity,
-          probe: { accuracies, ...meanStd(accuracies), images: probes.ids.length },
-        });
+        const probe = await probeAllSeeds(values, dim, probes.probe.labels, probes.probe.classes, PROBE_SEEDS);
+        results.push({ priorId: prior.id, name: prior.name, uniformity, probe });
       }
       await save('done', { priors: results });
       return;

@@ -1,5 +1,5 @@
 import { parentPort } from 'node:worker_threads';
-import { meanStd, probeAccuracy } from './linear-probe.ts';
+import { probeAccuracy, probeAllSeeds } from './linear-probe.ts';
 import { exportStudent, type StudentFiles, type StudentInput } from './student-export.ts';
 import type { Student } from './student-models.ts';
 import {
@@ -75,12 +75,8 @@ export async function runThreadJob(job: ThreadJob, post: (m: ThreadMessage) => v
   });
   let probe: Extract<ThreadMessage, { type: 'done' }>['probe'] = null;
   const f = await features(student);
-  if (f && job.probe) {
-    const accuracies: number[] = [];
-    for (const seed of job.probe.seeds)
-      accuracies.push(await probeAccuracy(f, student.featureDim, job.probe.labels, job.probe.classes, seed));
-    probe = { accuracies, ...meanStd(accuracies), images: job.probe.labels.length };
-  }
+  if (f && job.probe)
+    probe = await probeAllSeeds(f, student.featureDim, job.probe.labels, job.probe.classes, job.probe.seeds);
   const files = await exportStudent(student, job.student);
   student.dispose();
   post({ type: 'done', probe, files });

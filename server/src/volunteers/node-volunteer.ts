@@ -84,10 +84,15 @@ export class NodeVolunteer {
 }
 
 /**
- * Lets volunteers take turns claiming, computing and uploading until none of them gets work;
- * every upload must be accepted. Returns the assignments done, in order.
+ * Lets volunteers take turns claiming, computing and uploading until none of them gets work (or
+ * `maxTurns` pass); every upload must be accepted. `onDone` hears of each accepted assignment.
+ * Returns the assignments done, in order.
  */
-export async function workUntilIdle(volunteers: NodeVolunteer[], maxTurns = 200): Promise<WorkAssignment[]> {
+export async function workUntilIdle(
+  volunteers: NodeVolunteer[],
+  maxTurns = 200,
+  onDone?: (a: WorkAssignment) => Promise<void>,
+): Promise<WorkAssignment[]> {
   const done: WorkAssignment[] = [];
   let idle = 0;
   for (let turn = 0; idle < volunteers.length && turn < maxTurns; turn++) {
@@ -101,6 +106,7 @@ export async function workUntilIdle(volunteers: NodeVolunteer[], maxTurns = 200)
     const res = await v.upload(a, await v.compute(a));
     if (res.status !== 201) throw new Error(`upload refused: ${res.status} ${await res.text()}`);
     done.push(a);
+    await onDone?.(a);
   }
   return done;
 }
