@@ -33,13 +33,18 @@ export async function expireLeases(database: Database): Promise<number> {
 }
 
 /**
- * Leases one open work item to a volunteer in a single statement: the candidate row is locked with
- * FOR UPDATE SKIP LOCKED, so concurrent claims (from any number of API processes) pass over each
- * other's rows instead of waiting, and its `taken` counter is incremented in the same UPDATE. When
- * a row changed after the statement began, Postgres re-checks `taken < replicas_wanted` on its
- * newest version before locking it, so no item is ever handed out more often than its policy
- * allows. A volunteer never gets the same item twice (replicas must be independent), and a device
- * is offered only priors whose model it can hold (and, if it names them, only those priors or that campaign). Expired leases are swept when nothing is free.
+ * Leases one open work item to a volunteer. Claims that arrive while an earlier claim's statement
+ * is running are gathered and served by one statement (`claimBatch`), so a crowd of volunteers
+ * costs one round trip and one plan per batch, not per claim; a quiet server sends each claim on
+ * its own at once. Candidate rows are locked with FOR UPDATE SKIP LOCKED, so concurrent claims
+ * (from any number of API processes) pass over each other's rows instead of waiting, and each
+ * row's `taken` counter is incremented in the same statement. When a row changed after the
+ * statement began, Postgres re-checks `taken < replicas_wanted` on its newest version before
+ * locking it, so no item is ever handed out more often than its policy allows. A volunteer never
+ * gets the same item twice (replicas must be independent), and a device is offered only priors
+ * whose model it can hold (and, if it names them, only those priors or that campaign). A claim the
+ * batch could not serve is retried on its own, from the start of the table; expired leases are
+ * swept when nothing is free.
  */
 export async function claimWork(
   database: Database,
@@ -47,36 +52,116 @@ export async function claimWork(
   caps: ClaimRequest,
   leaseSeconds: number,
 ): Promise<LeaseGrant | null> {
-  // Claimed rows leave the open-items index only when vacuum removes their old versions, so a
-  // scan from the lowest id would wade through every earlier claim. Each process resumes after the
-  // id it last handed out and wraps around to the start when nothing is left past it.
-  const cursor = cursors.get(database) ?? 0;
+  const filter = claimFilter(caps, leaseSeconds);
   const grant =
-    (await tryClaim(database, volunteerId, caps, leaseSeconds, cursor)) ??
-    (cursor > 0 ? await tryClaim(database, volunteerId, caps, leaseSeconds, 0) : null) ??
-    ((await expireLeases(database)) > 0 ? await tryClaim(database, volunteerId, caps, leaseSeconds, 0) : null);
-  if (grant) cursors.set(database, grant.workItemId);
-  return grant;
+    (await batcherOf(database, filter).claim(volunteerId)) ??
+    (await tryClaim(database, [volunteerId], filter, 0))[0] ??
+    ((await expireLeases(database)) > 0 ? (await tryClaim(database, [volunteerId], filter, 0))[0] : null);
+  return grant ?? null;
 }
 
-const cursors = new WeakMap<Database, number>();
+/** What a claim asks for besides its volunteer; claims with equal filters can share a statement. */
+interface ClaimFilter {
+  key: string;
+  maxBytes: number | null;
+  /** A Postgres array literal, so the statement keeps one parameter however many priors are listed. */
+  priors: string | null;
+  campaignId: number | null;
+  leaseSeconds: number;
+}
 
-async function tryClaim(
-  database: Database,
-  volunteerId: string,
-  caps: ClaimRequest,
-  leaseSeconds: number,
-  after: number,
-): Promise<LeaseGrant | null> {
+function claimFilter(caps: ClaimRequest, leaseSeconds: number): ClaimFilter {
   const maxBytes = caps.maxModelBytes ?? null;
-  // A Postgres array literal, so the statement keeps one parameter however many priors are listed.
   const priors = caps.priorIds ? `{${caps.priorIds.join(',')}}` : null;
   const campaignId = caps.campaignId ?? null;
-  // One statement, so one round trip and atomic without an explicit transaction: pick and lock a
-  // row, bump its counter (re-checked on its newest version), and insert the lease.
-  const [row] = rowsOf<{
+  return { key: `${maxBytes}|${priors}|${campaignId}|${leaseSeconds}`, maxBytes, priors, campaignId, leaseSeconds };
+}
+
+/** The most claims one statement serves, and the most batch statements in flight per filter. */
+const MAX_BATCH = 128;
+const MAX_IN_FLIGHT = 2;
+
+/**
+ * Group commit for claims with one filter: a claim is sent at once while fewer than MAX_IN_FLIGHT
+ * statements are running; otherwise it waits for the next statement, which serves every claim
+ * that waited (up to MAX_BATCH). Each process resumes after the id it last handed out, since
+ * claimed rows leave the open-items index only when vacuum removes their old versions, and a
+ * scan from the lowest id would wade through every earlier claim.
+ */
+class ClaimBatcher {
+  private waiting: { volunteerId: string; done: (grant: LeaseGrant | null, error?: unknown) => void }[] = [];
+  private inFlight = 0;
+  private cursor = 0;
+  constructor(
+    private readonly database: Database,
+    private readonly filter: ClaimFilter,
+  ) {}
+
+  claim(volunteerId: string): Promise<LeaseGrant | null> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ volunteerId, done: (grant, error) => (error ? reject(error) : resolve(grant)) });
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.inFlight >= MAX_IN_FLIGHT || this.waiting.length === 0) return;
+    const batch = this.waiting.splice(0, MAX_BATCH);
+    this.inFlight++;
+    tryClaim(
+      this.database,
+      batch.map((b) => b.volunteerId),
+      this.filter,
+      this.cursor,
+    ).then(
+      (grants) => {
+        for (const [i, b] of batch.entries()) b.done(grants[i] ?? null);
+        const last = grants.reduce((m, g) => Math.max(m, g?.workItemId ?? 0), 0);
+        // Nothing left past the cursor for some claim: the next batch starts from the beginning.
+        this.cursor = grants.some((g) => !g) ? 0 : Math.max(this.cursor, last);
+      },
+      (error) => {
+        for (const b of batch) b.done(null, error);
+      },
+    ).finally(() => {
+      this.inFlight--;
+      this.flush();
+    });
+  }
+}
+
+const batchers = new WeakMap<Database, Map<string, ClaimBatcher>>();
+
+function batcherOf(database: Database, filter: ClaimFilter): ClaimBatcher {
+  let byFilter = batchers.get(database);
+  if (!byFilter) batchers.set(database, (byFilter = new Map()));
+  let batcher = byFilter.get(filter.key);
+  if (!batcher) byFilter.set(filter.key, (batcher = new ClaimBatcher(database, filter)));
+  return batcher;
+}
+
+/** A Postgres text[] literal with every element quoted. */
+function textArray(values: string[]): string {
+  return `{${values.map((v) => `"${v.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
+}
+
+/**
+ * One statement serving claims from several volunteers: it locks up to one candidate row per
+ * volunteer (past `after`, and none that any of them holds or delivered), pairs the k-th candidate
+ * with the k-th volunteer, bumps each paired row's counter and inserts the leases. The result is
+ * aligned with `volunteerIds`: null where a volunteer got nothing.
+ */
+async function tryClaim(
+  database: Database,
+  volunteerIds: string[],
+  filter: ClaimFilter,
+  after: number,
+): Promise<(LeaseGrant | null)[]> {
+  const { maxBytes, priors, campaignId, leaseSeconds } = filter;
+  const rows = rowsOf<{
     id: number;
     work_item_id: number;
+    volunteer_id: string;
     expires_at: string | Date;
     phase: LeaseGrant['item']['phase'];
     round_id: number;
@@ -85,45 +170,60 @@ async function tryClaim(
   }>(
     await database.rows(
       sql`
-      with picked as (
+      with vols as (
+        select v.volunteer_id::uuid as volunteer_id, v.ord
+        from unnest(${textArray(volunteerIds)}::text[]) with ordinality as v(volunteer_id, ord)
+      ),
+      cand as materialized (
+        select wi.id from work_items wi
+        join prior_models pm on pm.id = wi.model_id
+        where wi.status = 'open'
+          and wi.id > ${after}
+          and wi.taken < wi.replicas_wanted
+          and (${maxBytes}::bigint is null or coalesce(pm.model_bytes, 0) <= ${maxBytes}::bigint)
+          and (${priors}::int[] is null or wi.model_id = any(${priors}::int[]))
+          and (${campaignId}::int is null or wi.round_id in (select r.id from rounds r where r.campaign_id = ${campaignId}::int))
+          and not exists (select 1 from leases l where l.work_item_id = wi.id and l.volunteer_id in (select volunteer_id from vols) and (l.active or l.outcome = 'uploaded'))
+          and not exists (select 1 from results r where r.work_item_id = wi.id and r.volunteer_id in (select volunteer_id from vols))
+        order by wi.id
+        limit ${volunteerIds.length}
+        for update of wi skip locked
+      ),
+      pairs as materialized (
+        select c.id, v.volunteer_id
+        from (select id, row_number() over (order by id) as ord from cand) c
+        join vols v on v.ord = c.ord
+      ),
+      picked as (
         update work_items w
         set taken = w.taken + 1, status = case when w.taken + 1 >= w.replicas_wanted then 'leased' else 'open' end
-        from (
-          select wi.id from work_items wi
-          join prior_models pm on pm.id = wi.model_id
-          where wi.status = 'open'
-            and wi.id > ${after}
-            and wi.taken < wi.replicas_wanted
-            and (${maxBytes}::bigint is null or coalesce(pm.model_bytes, 0) <= ${maxBytes}::bigint)
-            and (${priors}::int[] is null or wi.model_id = any(${priors}::int[]))
-            and (${campaignId}::int is null or wi.round_id in (select r.id from rounds r where r.campaign_id = ${campaignId}::int))
-            and not exists (select 1 from leases l where l.work_item_id = wi.id and l.volunteer_id = ${volunteerId} and (l.active or l.outcome = 'uploaded'))
-            and not exists (select 1 from results r where r.work_item_id = wi.id and r.volunteer_id = ${volunteerId})
-          order by wi.id
-          limit 1
-          for update of wi skip locked
-        ) c
-        where w.id = c.id and w.taken < w.replicas_wanted
+        from pairs p
+        where w.id = p.id and w.taken < w.replicas_wanted
         returning w.id, w.phase, w.round_id, w.shard_id, w.model_id
       ),
       lease as (
         insert into leases (work_item_id, volunteer_id, expires_at)
-        select id, ${volunteerId}, now() + make_interval(secs => ${leaseSeconds}) from picked
-        returning id, work_item_id, expires_at
+        select p.id, p.volunteer_id, now() + make_interval(secs => ${leaseSeconds}) from pairs p join picked on picked.id = p.id
+        returning id, work_item_id, volunteer_id, expires_at
       )
-      select lease.id, lease.work_item_id, lease.expires_at, picked.phase, picked.round_id, picked.shard_id, picked.model_id
+      select lease.id, lease.work_item_id, lease.volunteer_id, lease.expires_at, picked.phase, picked.round_id, picked.shard_id, picked.model_id
       from lease join picked on picked.id = lease.work_item_id`,
       // Prepared: parsed and planned once per connection, not once per claim.
       { prepare: true },
     ),
   );
-  if (!row) return null;
-  return {
-    leaseId: row.id,
-    workItemId: row.work_item_id,
-    expiresAt: new Date(row.expires_at),
-    item: { phase: row.phase, roundId: row.round_id, shardId: row.shard_id, modelId: row.model_id },
-  };
+  const grants: (LeaseGrant | null)[] = volunteerIds.map(() => null);
+  for (const row of rows) {
+    // A volunteer listed twice (two claims in flight) takes the first free slot of its own.
+    const slot = volunteerIds.findIndex((v, i) => v === row.volunteer_id && grants[i] === null);
+    grants[slot] = {
+      leaseId: row.id,
+      workItemId: row.work_item_id,
+      expiresAt: new Date(row.expires_at),
+      item: { phase: row.phase, roundId: row.round_id, shardId: row.shard_id, modelId: row.model_id },
+    };
+  }
+  return grants;
 }
 
 /** drizzle's execute returns rows directly (postgres-js) or as { rows } (PGlite). */
