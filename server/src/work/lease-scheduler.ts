@@ -113,30 +113,32 @@ class ClaimBatcher {
       batch.map((b) => b.volunteerId),
       this.filter,
       this.cursor,
-    ).then(
-      (grants) => {
-        for (const [i, b] of batch.entries()) b.done(grants[i] ?? null);
-        const last = grants.reduce((m, g) => Math.max(m, g?.workItemId ?? 0), 0);
-        // Nothing left past the cursor for some claim: the next batch starts from the beginning.
-        this.cursor = grants.some((g) => !g) ? 0 : Math.max(this.cursor, last);
-      },
-      (error) => {
-        for (const b of batch) b.done(null, error);
-      },
-    ).finally(() => {
-      this.inFlight--;
-      this.flush();
-    });
+    )
+      .then(
+        (grants) => {
+          for (const [i, b] of batch.entries()) b.done(grants[i] ?? null);
+          const last = grants.reduce((m, g) => Math.max(m, g?.workItemId ?? 0), 0);
+          // Nothing left past the cursor for some claim: the next batch starts from the beginning.
+          this.cursor = grants.some((g) => !g) ? 0 : Math.max(this.cursor, last);
+        },
+        (error) => {
+          for (const b of batch) b.done(null, error);
+        },
+      )
+      .finally(() => {
+        this.inFlight--;
+        this.flush();
+      });
   }
 }
 
 const batchers = new WeakMap<Database, Map<string, ClaimBatcher>>();
 
 function batcherOf(database: Database, filter: ClaimFilter): ClaimBatcher {
-  let byFilter = batchers.get(database);
-  if (!byFilter) batchers.set(database, (byFilter = new Map()));
-  let batcher = byFilter.get(filter.key);
-  if (!batcher) byFilter.set(filter.key, (batcher = new ClaimBatcher(database, filter)));
+  const byFilter = batchers.get(database) ?? new Map<string, ClaimBatcher>();
+  batchers.set(database, byFilter);
+  const batcher = byFilter.get(filter.key) ?? new ClaimBatcher(database, filter);
+  byFilter.set(filter.key, batcher);
   return batcher;
 }
 
