@@ -23,9 +23,20 @@ export interface PutOptions {
   sha256?: string;
 }
 
+/** Bytes written (and flushed) under a temporary name: `commit` puts them in place, `discard` drops them. */
+export interface StagedBlob {
+  commit(): Promise<BlobInfo>;
+  discard(): Promise<void>;
+}
+
 export interface BlobStore {
   /** Streams bytes in, hashing on the way; never holds the whole blob in memory. */
   put(source: BlobSource, options?: PutOptions): Promise<BlobInfo>;
+  /**
+   * Writes bytes whose SHA-256 is known while the caller still checks them: nothing is visible
+   * under the key until `commit`, and `discard` leaves nothing behind.
+   */
+  stage(bytes: Uint8Array, sha256: BlobKey): Promise<StagedBlob>;
   /** Reads a whole blob; for small blobs only (metadata, id lists, chunks). */
   get(key: BlobKey): Promise<Uint8Array>;
   /** Streams a blob, or the inclusive byte range of it. */

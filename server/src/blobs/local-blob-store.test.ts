@@ -56,6 +56,18 @@ describe('LocalBlobStore', () => {
     expect(fs.readdirSync(path.join(root, 'tmp'))).toEqual([]);
   });
 
+  it('stages bytes out of sight: commit makes the blob, discard leaves nothing', async () => {
+    const kept = Buffer.from('staged and kept');
+    const staged = await store.stage(kept, sha256(kept));
+    expect(await store.stat(sha256(kept))).toBeNull();
+    expect(await staged.commit()).toEqual({ key: sha256(kept), size: kept.length });
+    expect(Buffer.from(await store.get(sha256(kept))).toString()).toBe('staged and kept');
+    const dropped = Buffer.from('staged and dropped');
+    await (await store.stage(dropped, sha256(dropped))).discard();
+    expect(await store.stat(sha256(dropped))).toBeNull();
+    expect(fs.readdirSync(path.join(root, 'tmp'))).toEqual([]);
+  });
+
   it('reports missing blobs and refuses keys that are not hashes', async () => {
     const missing = 'f'.repeat(64);
     await expect(store.get(missing)).rejects.toBeInstanceOf(BlobNotFoundError);

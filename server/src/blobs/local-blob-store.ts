@@ -15,6 +15,7 @@ import {
   type ByteRange,
   isBlobKey,
   type PutOptions,
+  type StagedBlob,
 } from './blob-store.ts';
 
 /**
@@ -33,8 +34,8 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async put(source: BlobSource, options: PutOptions = {}): Promise<BlobInfo> {
-    const tmp = path.join(this.tmpDir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
-    if (source instanceof Uint8Array) return this.putBytes(source, tmp, options);
+    if (source instanceof Uint8Array) return this.putBytes(source, options);
+    const tmp = this.tmpName();
     const hash = createHash('sha256');
     let size = 0;
     // Hash and count in a transform, so reading, hashing and writing overlap as in a plain copy.
@@ -63,20 +64,39 @@ export class LocalBlobStore implements BlobStore {
   }
 
   /** Bytes already in memory: hashed in one call and written (and flushed) in one, not streamed. */
-  private async putBytes(bytes: Uint8Array, tmp: string, options: PutOptions): Promise<BlobInfo> {
+  private async putBytes(bytes: Uint8Array, options: PutOptions): Promise<BlobInfo> {
     if (options.maxBytes !== undefined && bytes.byteLength > options.maxBytes)
       throw new BlobTooLargeError(options.maxBytes);
     const key = options.sha256 ?? createHash('sha256').update(bytes).digest('hex');
-    const final = this.pathOf(key);
+    return (await this.stage(bytes, key)).commit();
+  }
+
+  async stage(bytes: Uint8Array, sha256: BlobKey): Promise<StagedBlob> {
+    const final = this.pathOf(sha256);
+    const tmp = this.tmpName();
     try {
       await fsp.writeFile(tmp, bytes, { flag: 'wx', flush: true });
-      await fsp.mkdir(path.dirname(final), { recursive: true });
-      await fsp.rename(tmp, final);
     } catch (err) {
       await fsp.rm(tmp, { force: true });
       throw err;
     }
-    return { key, size: bytes.byteLength };
+    return {
+      commit: async () => {
+        try {
+          await fsp.mkdir(path.dirname(final), { recursive: true });
+          await fsp.rename(tmp, final);
+        } catch (err) {
+          await fsp.rm(tmp, { force: true });
+          throw err;
+        }
+        return { key: sha256, size: bytes.byteLength };
+      },
+      discard: () => fsp.rm(tmp, { force: true }),
+    };
+  }
+
+  private tmpName(): string {
+    return path.join(this.tmpDir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
   }
 
   async get(key: BlobKey): Promise<Uint8Array> {

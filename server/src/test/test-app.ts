@@ -29,6 +29,7 @@ export async function createTestApp(kind: DatabaseKind, envOverrides: Record<str
     app,
     deps,
     admin,
+    blobDir,
     /** Imports the committed Fashion-MNIST test split and returns its dataset id. */
     async importDemoDataset(): Promise<number> {
       const source = findKnownSource('fashion-mnist-test');

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { claimRequestSchema, ErrorCode } from '@coopt/shared';
 import { encodedTargetBytes } from '@coopt/shared/math';
 import { and, eq } from 'drizzle-orm';
@@ -10,6 +11,7 @@ import { alignments, priorScores } from '../../db/schema.ts';
 import { completeRound } from '../../export/round-export.ts';
 import { type AppEnv, createRouter } from '../../http/app-env.ts';
 import { AppError } from '../../http/app-error.ts';
+import { readHashedBody } from '../../http/hashed-body.ts';
 import { validate } from '../../http/validate.ts';
 import { requireVolunteer } from '../../http/volunteer-auth.ts';
 import { claimWork, heartbeat } from '../../work/lease-scheduler.ts';
@@ -104,16 +106,18 @@ export const workRoute = createRouter()
     const declared = Number(c.req.header('content-length') ?? Number.NaN);
     const uploadLimit = c.var.deps.env.COOPT_MAX_UPLOAD_BYTES;
     if (Number.isFinite(declared) && declared > uploadLimit) throw AppError.payloadTooLarge(uploadLimit);
-    // The lease is looked up while the body arrives; a refusal drops the body unread.
-    const reading = c.req.arrayBuffer();
+    // The lease is looked up while the body arrives (and is hashed); a refusal drops the body unread.
+    // Under the Node server, c.env holds the request's own stream; app.request (tests) has none.
+    const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+    const reading = readHashedBody(c.req.raw, incoming, uploadLimit);
     reading.catch(() => undefined);
     const ctx = await ownLease(c, c.req.valid('param').id);
     const limit = Math.max(encodedTargetBytes(ctx.rowCount, ctx.rowDim, 'float32'), 64);
     if (Number.isFinite(declared) && declared > limit) throw AppError.payloadTooLarge(limit);
-    const body = new Uint8Array(await reading);
-    if (body.length > limit) throw AppError.payloadTooLarge(limit);
-    const outcome = await acceptResult(c.var.deps, ctx, c.var.volunteer.id, body);
-    if (!outcome.duplicate && (await settleWorkItem(c.var.deps, ctx.item.id)) === 'done') {
+    const body = await reading;
+    if (body.bytes.length > limit) throw AppError.payloadTooLarge(limit);
+    const { settled, ...outcome } = await acceptResult(c.var.deps, ctx, c.var.volunteer.id, body);
+    if (!outcome.duplicate && (settled || (await settleWorkItem(c.var.deps, ctx.item.id)) === 'done')) {
       // The last settled score item publishes the reference and opens the align items; the last
       // map opens the target items; the last settled shard completes the round and writes the export.
       if (ctx.item.phase === 'target') await completeRound(c.var.deps, ctx.round.id);

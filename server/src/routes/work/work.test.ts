@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { WorkAssignment } from '@coopt/shared';
@@ -119,7 +120,10 @@ describe.each(databaseKinds())('volunteer work API on %s', (kind) => {
       const res = await upload('a', a.leaseId, body);
       expect(res.status, words).toBe(status);
       expect(((await res.json()) as ErrorJson).error.message).toContain(words);
+      // A refused upload leaves no blob behind, not even a half-written one.
+      expect(await t.deps.blobs.stat(createHash('sha256').update(body).digest('hex')), words).toBeNull();
     }
+    expect(fs.readdirSync(path.join(t.blobDir, 'tmp'))).toEqual([]);
   });
 
   it('stores a good upload once, credits the volunteer, and refuses a different second one', async () => {
