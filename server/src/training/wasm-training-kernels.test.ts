@@ -3,7 +3,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initTfjs } from '../priors/tfjs-runtime.ts';
 import { prepareTraining } from './wasm-training-kernels.ts';
 
-/** The input and filter gradients of sum(conv2d(x, w) * 0.5) on one backend, as plain numbers. */
+/** Deterministic test values in [-0.8, 0.8]. */
+const sinusoid = (n: number, seed: number) =>
+  Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed) * 0.8);
+
+/**
+ * The input and filter gradients of sum(conv(x, w) * sin(position)) on one backend, as plain
+ * numbers; `conv` is conv2d unless another convolution is given.
+ */
 async function gradients(
   backend: string,
   x: Float32Array,
@@ -12,13 +19,14 @@ async function gradients(
   wShape: [number, number, number, number],
   stride: number,
   pad: 'same' | 'valid',
+  conv: (a: tf.Tensor4D, f: tf.Tensor4D) => tf.Tensor4D = (a, f) => tf.conv2d(a, f, stride, pad),
 ): Promise<{ dx: Float32Array; dw: Float32Array }> {
   await tf.setBackend(backend);
   const xt = tf.tensor4d(x, xShape);
   const wt = tf.tensor4d(w, wShape);
   // A non-uniform upstream gradient, so every output position weighs differently.
   const g = tf.grads((a: tf.Tensor, f: tf.Tensor) => {
-    const y = tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, stride, pad);
+    const y = conv(a as tf.Tensor4D, f as tf.Tensor4D);
     return tf.sum(tf.mul(y, tf.sin(tf.reshape(tf.range(0, y.size), y.shape))));
   });
   const [dx, dw] = g([xt, wt]) as [tf.Tensor, tf.Tensor];
@@ -59,19 +67,59 @@ describe('wasm training kernels', () => {
   ];
   for (const c of cases) {
     it(`Conv2D's input and filter gradients (${c.name}) match the cpu backend`, async () => {
-      const rand = (n: number, seed: number) =>
-        Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed) * 0.8);
-      const x = rand(
+      const x = sinusoid(
         c.x.reduce((a, b) => a * b),
         1,
       );
-      const w = rand(
+      const w = sinusoid(
         c.w.reduce((a, b) => a * b),
         2,
       );
       const cpu = await gradients('cpu', x, c.x, w, c.w, c.stride, c.pad);
       const wasm = await gradients('wasm', x, c.x, w, c.w, c.stride, c.pad);
       // float32, summed in another order: agreement to about 1e-5 of the largest entry.
+      expect(relativeError(cpu.dw, wasm.dw)).toBeLessThan(1e-4);
+      expect(relativeError(cpu.dx, wasm.dx)).toBeLessThan(1e-4);
+    });
+  }
+
+  const depthwiseCases: {
+    name: string;
+    x: [number, number, number, number];
+    w: [number, number, number, number];
+    stride: number;
+    pad: 'same' | 'valid';
+  }[] = [
+    { name: '3x3 same, stride 1', x: [4, 12, 12, 6], w: [3, 3, 6, 1], stride: 1, pad: 'same' },
+    {
+      name: '3x3 valid, stride 1, multiplier 2, odd sizes',
+      x: [2, 13, 11, 5],
+      w: [3, 3, 5, 2],
+      stride: 1,
+      pad: 'valid',
+    },
+    { name: '3x3 same, stride 2, odd sizes', x: [2, 13, 11, 5], w: [3, 3, 5, 1], stride: 2, pad: 'same' },
+    { name: '5x5 valid, stride 2, multiplier 3', x: [2, 15, 12, 4], w: [5, 5, 4, 3], stride: 2, pad: 'valid' },
+    { name: '3x3 same, stride 2, multiplier 2, even sizes', x: [3, 8, 8, 3], w: [3, 3, 3, 2], stride: 2, pad: 'same' },
+  ];
+  for (const c of depthwiseCases) {
+    it(`DepthwiseConv2dNative's input and filter gradients (${c.name}) match the cpu backend`, async () => {
+      const x = sinusoid(
+        c.x.reduce((a, b) => a * b),
+        3,
+      );
+      const w = sinusoid(
+        c.w.reduce((a, b) => a * b),
+        4,
+      );
+      const depthwise = (a: tf.Tensor4D, f: tf.Tensor4D) => tf.depthwiseConv2d(a, f, c.stride, c.pad);
+      const cpu = await gradients('cpu', x, c.x, w, c.w, c.stride, c.pad, depthwise);
+      await tf.setBackend('wasm');
+      const buffers = () => tf.engine().backend.numDataIds();
+      const before = buffers();
+      const wasm = await gradients('wasm', x, c.x, w, c.w, c.stride, c.pad, depthwise);
+      // The kernels free every intermediate buffer they make.
+      expect(buffers()).toBe(before);
       expect(relativeError(cpu.dw, wasm.dw)).toBeLessThan(1e-4);
       expect(relativeError(cpu.dx, wasm.dx)).toBeLessThan(1e-4);
     });
