@@ -223,7 +223,12 @@ export const leases = pgTable(
     outcome: text('outcome'),
     createdAt: createdAt(),
   },
-  (t) => [index('leases_expiry').on(t.active, t.expiresAt), index('leases_work_item').on(t.workItemId, t.active)],
+  (t) => [
+    index('leases_expiry').on(t.active, t.expiresAt),
+    index('leases_work_item').on(t.workItemId, t.active),
+    // A volunteer holds at most one live lease on an item, however its claims race each other.
+    uniqueIndex('leases_live_item_volunteer').on(t.workItemId, t.volunteerId).where(sql`${t.active}`),
+  ],
 );
 
 export const results = pgTable(

@@ -1,7 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { WorkAssignment } from '@coopt/shared';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { leases } from '../db/schema.ts';
 import { zooDir } from '../priors/prior-zoo.ts';
 import { createTestApp } from '../test/test-app.ts';
 import { databaseKinds } from '../test/test-database.ts';
@@ -75,5 +77,18 @@ describe.each(databaseKinds())('a burst of claims in one process on %s', (kind) 
       expect(new Set(forPrior.map((g) => g.volunteer)).size).toBe(replicas);
     }
     expect(new Set(grants.map((g) => g.leaseId)).size).toBe(grants.length);
+    // Claims that race across statements are held by the database itself: a second live lease of one
+    // volunteer on one item is refused (the claim statement then skips that pair).
+    const [live] = await t.deps.database.db.select().from(leases).where(eq(leases.active, true)).limit(1);
+    if (!live) throw new Error('no live lease');
+    await expect(
+      t.deps.database.db
+        .insert(leases)
+        .values({
+          workItemId: live.workItemId,
+          volunteerId: live.volunteerId,
+          expiresAt: new Date(Date.now() + 60_000),
+        }),
+    ).rejects.toThrow();
   });
 });

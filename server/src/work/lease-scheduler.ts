@@ -196,17 +196,20 @@ async function tryClaim(
         from (select id, row_number() over (order by id) as ord from cand) c
         join vols v on v.ord = c.ord
       ),
+      lease as (
+        insert into leases (work_item_id, volunteer_id, expires_at)
+        select p.id, p.volunteer_id, now() + make_interval(secs => ${leaseSeconds}) from pairs p
+        -- A volunteer whose other claim took this item in a statement that committed after this
+        -- one's snapshot: the unique index turns the second live lease away, and the item stays as it was.
+        on conflict (work_item_id, volunteer_id) where active do nothing
+        returning id, work_item_id, volunteer_id, expires_at
+      ),
       picked as (
         update work_items w
         set taken = w.taken + 1, status = case when w.taken + 1 >= w.replicas_wanted then 'leased' else 'open' end
-        from pairs p
-        where w.id = p.id and w.taken < w.replicas_wanted
+        from lease l
+        where w.id = l.work_item_id
         returning w.id, w.phase, w.round_id, w.shard_id, w.model_id
-      ),
-      lease as (
-        insert into leases (work_item_id, volunteer_id, expires_at)
-        select p.id, p.volunteer_id, now() + make_interval(secs => ${leaseSeconds}) from pairs p join picked on picked.id = p.id
-        returning id, work_item_id, volunteer_id, expires_at
       )
       select lease.id, lease.work_item_id, lease.volunteer_id, lease.expires_at, picked.phase, picked.round_id, picked.shard_id, picked.model_id
       from lease join picked on picked.id = lease.work_item_id`,
