@@ -65,7 +65,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coopt-train-bench-'));
 try {
   const npy = (descr: string, shape: number[], data: ArrayBufferView) => {
     let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')},), }`;
-    header += ' '.repeat(63 - ((header.length + 10) % 64)) + '\n';
+    header += `${' '.repeat(63 - ((header.length + 10) % 64))}\n`;
     const h = Buffer.alloc(10);
     h.write('\x93NUMPY', 0, 'latin1');
     h.writeUInt8(1, 6);

@@ -82,13 +82,11 @@ describe.each(databaseKinds())('a burst of claims in one process on %s', (kind) 
     const [live] = await t.deps.database.db.select().from(leases).where(eq(leases.active, true)).limit(1);
     if (!live) throw new Error('no live lease');
     await expect(
-      t.deps.database.db
-        .insert(leases)
-        .values({
-          workItemId: live.workItemId,
-          volunteerId: live.volunteerId,
-          expiresAt: new Date(Date.now() + 60_000),
-        }),
+      t.deps.database.db.insert(leases).values({
+        workItemId: live.workItemId,
+        volunteerId: live.volunteerId,
+        expiresAt: new Date(Date.now() + 60_000),
+      }),
     ).rejects.toThrow();
   });
 });

@@ -34,14 +34,15 @@ export async function expireLeases(database: Database): Promise<number> {
 
 /**
  * Leases one open work item to a volunteer. Claims that arrive while an earlier claim's statement
- * is running are gathered and served by one statement (`claimBatch`), so a crowd of volunteers
+ * is running are gathered and served by one statement (`ClaimBatcher`), so a crowd of volunteers
  * costs one round trip and one plan per batch, not per claim; a quiet server sends each claim on
  * its own at once. Candidate rows are locked with FOR UPDATE SKIP LOCKED, so concurrent claims
  * (from any number of API processes) pass over each other's rows instead of waiting, and each
  * row's `taken` counter is incremented in the same statement. When a row changed after the
  * statement began, Postgres re-checks `taken < replicas_wanted` on its newest version before
  * locking it, so no item is ever handed out more often than its policy allows. A volunteer never
- * gets the same item twice (replicas must be independent), and a device is offered only priors
+ * gets the same item twice (replicas must be independent; a unique index on live leases holds this
+ * even when two of its claims race in different statements), and a device is offered only priors
  * whose model it can hold (and, if it names them, only those priors or that campaign). A claim the
  * batch could not serve is retried on its own, from the start of the table; expired leases are
  * swept when nothing is free.
@@ -86,15 +87,16 @@ const MAX_IN_FLIGHT = 2;
  * statements are running; otherwise it waits for the next statement, which serves every claim
  * that waited (up to MAX_BATCH). Each process resumes after the id it last handed out, since
  * claimed rows leave the open-items index only when vacuum removes their old versions, and a
- * scan from the lowest id would wade through every earlier claim.
+ * scan from the lowest id would wade through every earlier claim. A batcher with nothing waiting
+ * or running is dropped, so filters that volunteers stop sending leave nothing behind.
  */
 class ClaimBatcher {
   private waiting: { volunteerId: string; done: (grant: LeaseGrant | null, error?: unknown) => void }[] = [];
   private inFlight = 0;
-  private cursor = 0;
   constructor(
     private readonly database: Database,
     private readonly filter: ClaimFilter,
+    private readonly onIdle: () => void,
   ) {}
 
   claim(volunteerId: string): Promise<LeaseGrant | null> {
@@ -112,14 +114,14 @@ class ClaimBatcher {
       this.database,
       batch.map((b) => b.volunteerId),
       this.filter,
-      this.cursor,
+      cursors.get(this.database) ?? 0,
     )
       .then(
         (grants) => {
           for (const [i, b] of batch.entries()) b.done(grants[i] ?? null);
           const last = grants.reduce((m, g) => Math.max(m, g?.workItemId ?? 0), 0);
           // Nothing left past the cursor for some claim: the next batch starts from the beginning.
-          this.cursor = grants.some((g) => !g) ? 0 : Math.max(this.cursor, last);
+          cursors.set(this.database, grants.some((g) => !g) ? 0 : Math.max(cursors.get(this.database) ?? 0, last));
         },
         (error) => {
           for (const b of batch) b.done(null, error);
@@ -128,16 +130,18 @@ class ClaimBatcher {
       .finally(() => {
         this.inFlight--;
         this.flush();
+        if (this.inFlight === 0 && this.waiting.length === 0) this.onIdle();
       });
   }
 }
 
 const batchers = new WeakMap<Database, Map<string, ClaimBatcher>>();
+const cursors = new WeakMap<Database, number>();
 
 function batcherOf(database: Database, filter: ClaimFilter): ClaimBatcher {
   const byFilter = batchers.get(database) ?? new Map<string, ClaimBatcher>();
   batchers.set(database, byFilter);
-  const batcher = byFilter.get(filter.key) ?? new ClaimBatcher(database, filter);
+  const batcher = byFilter.get(filter.key) ?? new ClaimBatcher(database, filter, () => byFilter.delete(filter.key));
   byFilter.set(filter.key, batcher);
   return batcher;
 }

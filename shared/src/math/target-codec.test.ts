@@ -38,7 +38,11 @@ describe('target codec', () => {
     expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
     const bytes = encodeTargets(batch());
     let calls = 0;
-    const decoded = decodeTargets(bytes, { crc32: (b) => (calls++, crc32(b)) });
+    const counted = (b: Uint8Array) => {
+      calls++;
+      return crc32(b);
+    };
+    const decoded = decodeTargets(bytes, { crc32: counted });
     expect(calls).toBe(1);
     expect(decoded.ids.length).toBe(3);
   });
