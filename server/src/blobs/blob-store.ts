@@ -23,20 +23,29 @@ export interface PutOptions {
   sha256?: string;
 }
 
-/** Bytes written (and flushed) under a temporary name: `commit` puts them in place, `discard` drops them. */
+/** Bytes written (and flushed) under a temporary name; `commit` puts them in place under their key. */
 export interface StagedBlob {
   commit(): Promise<BlobInfo>;
-  discard(): Promise<void>;
+}
+
+/**
+ * A blob written while its bytes arrive and are checked: nothing is visible under a key until the
+ * staged blob is committed.
+ */
+export interface BlobWriter {
+  /** Queues a chunk; chunks are written in order. Ignored once disposed. */
+  write(chunk: Uint8Array): void;
+  /** Waits for every queued chunk, flushes them to disk and stages them under their SHA-256. */
+  finish(sha256: BlobKey): Promise<StagedBlob>;
+  /** Drops whatever was not committed; safe at any point, and more than once. */
+  dispose(): Promise<void>;
 }
 
 export interface BlobStore {
   /** Streams bytes in, hashing on the way; never holds the whole blob in memory. */
   put(source: BlobSource, options?: PutOptions): Promise<BlobInfo>;
-  /**
-   * Writes bytes whose SHA-256 is known while the caller still checks them: nothing is visible
-   * under the key until `commit`, and `discard` leaves nothing behind.
-   */
-  stage(bytes: Uint8Array, sha256: BlobKey): Promise<StagedBlob>;
+  /** Starts a blob whose bytes arrive in chunks (an upload) and whose key is known at the end. */
+  openWriter(): BlobWriter;
   /** Reads a whole blob; for small blobs only (metadata, id lists, chunks). */
   get(key: BlobKey): Promise<Uint8Array>;
   /** Streams a blob, or the inclusive byte range of it. */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -56,16 +56,54 @@ describe('LocalBlobStore', () => {
     expect(fs.readdirSync(path.join(root, 'tmp'))).toEqual([]);
   });
 
-  it('stages bytes out of sight: commit makes the blob, discard leaves nothing', async () => {
-    const kept = Buffer.from('staged and kept');
-    const staged = await store.stage(kept, sha256(kept));
+  it('writes a blob chunk by chunk out of sight: committed it appears, disposed it leaves nothing', async () => {
+    const kept = Buffer.from('written in three chunks and kept');
+    const writer = store.openWriter();
+    for (const part of [kept.subarray(0, 5), kept.subarray(5, 20), kept.subarray(20)]) writer.write(part);
+    const staged = await writer.finish(sha256(kept));
     expect(await store.stat(sha256(kept))).toBeNull();
     expect(await staged.commit()).toEqual({ key: sha256(kept), size: kept.length });
-    expect(Buffer.from(await store.get(sha256(kept))).toString()).toBe('staged and kept');
-    const dropped = Buffer.from('staged and dropped');
-    await (await store.stage(dropped, sha256(dropped))).discard();
+    await writer.dispose();
+    expect(Buffer.from(await store.get(sha256(kept))).toString()).toBe('written in three chunks and kept');
+
+    const dropped = Buffer.from('written and dropped');
+    const early = store.openWriter();
+    early.write(dropped);
+    await early.dispose();
+    early.write(dropped); // ignored once disposed
+    const late = store.openWriter();
+    late.write(dropped);
+    await late.finish(sha256(dropped));
+    await late.dispose();
+    await late.dispose();
     expect(await store.stat(sha256(dropped))).toBeNull();
     expect(fs.readdirSync(path.join(root, 'tmp'))).toEqual([]);
+  });
+
+  it('keeps every byte in order when megabytes arrive in chunks while earlier ones are flushed', async () => {
+    const bytes = randomBytes(3 * (1 << 20) + 12_345);
+    const writer = store.openWriter();
+    // Chunks of uneven size, some arriving while a write or flush is under way.
+    for (let at = 0, i = 0; at < bytes.length; i++) {
+      const size = 1000 + ((i * 7919) % 90_000);
+      writer.write(bytes.subarray(at, at + size));
+      at += size;
+      if (i % 5 === 0) await new Promise((r) => setTimeout(r, 1));
+    }
+    const info = await (await writer.finish(sha256(bytes))).commit();
+    await writer.dispose();
+    expect(info).toEqual({ key: sha256(bytes), size: bytes.length });
+    expect(Buffer.from(await store.get(info.key)).equals(bytes)).toBe(true);
+    expect(fs.readdirSync(path.join(root, 'tmp'))).toEqual([]);
+  });
+
+  it('reports a write that cannot happen when the blob is finished, and commits nothing', async () => {
+    fs.rmSync(path.join(root, 'tmp'), { recursive: true });
+    const writer = store.openWriter();
+    writer.write(Buffer.from('nowhere to go'));
+    await expect(writer.finish(sha256(Buffer.from('nowhere to go')))).rejects.toMatchObject({ code: 'ENOENT' });
+    await writer.dispose();
+    expect(await store.stat(sha256(Buffer.from('nowhere to go')))).toBeNull();
   });
 
   it('reports missing blobs and refuses keys that are not hashes', async () => {

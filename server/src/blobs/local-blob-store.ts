@@ -12,11 +12,12 @@ import {
   type BlobSource,
   type BlobStore,
   BlobTooLargeError,
+  type BlobWriter,
   type ByteRange,
   isBlobKey,
   type PutOptions,
-  type StagedBlob,
 } from './blob-store.ts';
+import { StagedFileWriter } from './staged-file-writer.ts';
 
 /**
  * Blobs as files under `root/ab/cd/<key>`. A put streams into `root/tmp`, hashing as it goes,
@@ -68,31 +69,17 @@ export class LocalBlobStore implements BlobStore {
     if (options.maxBytes !== undefined && bytes.byteLength > options.maxBytes)
       throw new BlobTooLargeError(options.maxBytes);
     const key = options.sha256 ?? createHash('sha256').update(bytes).digest('hex');
-    return (await this.stage(bytes, key)).commit();
+    const writer = this.openWriter();
+    try {
+      writer.write(bytes);
+      return await (await writer.finish(key)).commit();
+    } finally {
+      await writer.dispose();
+    }
   }
 
-  async stage(bytes: Uint8Array, sha256: BlobKey): Promise<StagedBlob> {
-    const final = this.pathOf(sha256);
-    const tmp = this.tmpName();
-    try {
-      await fsp.writeFile(tmp, bytes, { flag: 'wx', flush: true });
-    } catch (err) {
-      await fsp.rm(tmp, { force: true });
-      throw err;
-    }
-    return {
-      commit: async () => {
-        try {
-          await fsp.mkdir(path.dirname(final), { recursive: true });
-          await fsp.rename(tmp, final);
-        } catch (err) {
-          await fsp.rm(tmp, { force: true });
-          throw err;
-        }
-        return { key: sha256, size: bytes.byteLength };
-      },
-      discard: () => fsp.rm(tmp, { force: true }),
-    };
+  openWriter(): BlobWriter {
+    return new StagedFileWriter(this.tmpName(), (key) => this.pathOf(key));
   }
 
   private tmpName(): string {

@@ -15,7 +15,6 @@ import {
   trainingRuns,
   workItems,
 } from '../db/schema.ts';
-import { rowsOf } from '../work/lease-scheduler.ts';
 import { npyHeader } from './npy-format.ts';
 import { zipStream } from './zip-stream.ts';
 
@@ -46,15 +45,16 @@ const priorColumn = (t: ReturnType<typeof decodeTargets>, p: Part) =>
  */
 export async function completeRound(deps: Deps, roundId: number): Promise<boolean> {
   const { db } = deps.database;
+  // Cheap check first, after every settled shard, in one statement: is the round still taking
+  // targets, and is any of its target items unfinished?
+  const [open] = await deps.database.rows<{ pending: boolean }>(
+    sql`select exists (select 1 from work_items where round_id = ${roundId} and phase = 'target' and status <> 'done') as pending
+        from rounds where id = ${roundId} and status = 'targeting'`,
+    { prepare: true },
+  );
+  if (!open || open.pending) return false;
   const [round] = await db.select().from(rounds).where(eq(rounds.id, roundId));
   if (round?.status !== 'targeting') return false;
-  // Cheap check first, after every settled shard: is any target item of the round still unfinished?
-  const [open] = rowsOf<{ pending: boolean }>(
-    await db.execute(
-      sql`select exists (select 1 from work_items where round_id = ${roundId} and phase = 'target' and status <> 'done') as pending`,
-    ),
-  );
-  if (open?.pending) return false;
   const items = await db
     .select({ item: workItems, shard: shards })
     .from(workItems)

@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { AppError } from './app-error.ts';
 
@@ -11,17 +11,23 @@ export interface HashedBody {
 
 /**
  * Reads a request body whole, hashing each chunk as it arrives (so the hash costs no time after
- * the last byte), and stops reading with 413 as soon as more than `limit` bytes came in. Under
- * the Node server it reads the socket's stream itself (`incoming`), which spares a web-stream
- * wrapper and its garbage per chunk; otherwise (app.request in tests) the Request's body.
+ * the last byte) and handing it to `onChunk` (which may write it out meanwhile), and stops
+ * reading with 413 as soon as more than `limit` bytes came in. Under the Node server it reads the
+ * socket's stream itself (`incoming`), which spares a web-stream wrapper and its garbage per
+ * chunk; otherwise (app.request in tests) the Request's body.
  */
 export async function readHashedBody(
   request: Request,
   incoming: IncomingMessage | undefined,
   limit: number,
+  onChunk: (chunk: Uint8Array) => void = () => {},
 ): Promise<HashedBody> {
   const hash = createHash('sha256');
-  const chunks = incoming ? await readIncoming(incoming, limit, hash) : await readWebBody(request, limit, hash);
+  const take = (chunk: Uint8Array) => {
+    hash.update(chunk);
+    onChunk(chunk);
+  };
+  const chunks = incoming ? await readIncoming(incoming, limit, take) : await readWebBody(request, limit, take);
   const size = chunks.reduce((n, c) => n + c.byteLength, 0);
   const bytes = new Uint8Array(size);
   let at = 0;
@@ -33,7 +39,11 @@ export async function readHashedBody(
 }
 
 /** Past the limit it stops listening; Node's server discards the rest once the 413 is sent. */
-function readIncoming(incoming: IncomingMessage, limit: number, hash: Hash): Promise<Uint8Array[]> {
+function readIncoming(
+  incoming: IncomingMessage,
+  limit: number,
+  take: (chunk: Uint8Array) => void,
+): Promise<Uint8Array[]> {
   return new Promise((resolve, reject) => {
     const chunks: Uint8Array[] = [];
     let size = 0;
@@ -48,7 +58,7 @@ function readIncoming(incoming: IncomingMessage, limit: number, hash: Hash): Pro
     const onData = (chunk: Buffer) => {
       size += chunk.byteLength;
       if (size > limit) return finish(AppError.payloadTooLarge(limit));
-      hash.update(chunk);
+      take(chunk);
       chunks.push(chunk);
     };
     const onEnd = () => finish(null);
@@ -60,7 +70,7 @@ function readIncoming(incoming: IncomingMessage, limit: number, hash: Hash): Pro
   });
 }
 
-async function readWebBody(request: Request, limit: number, hash: Hash): Promise<Uint8Array[]> {
+async function readWebBody(request: Request, limit: number, take: (chunk: Uint8Array) => void): Promise<Uint8Array[]> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = request.body?.getReader();
@@ -73,7 +83,7 @@ async function readWebBody(request: Request, limit: number, hash: Hash): Promise
       await reader.cancel();
       throw AppError.payloadTooLarge(limit);
     }
-    hash.update(next.value);
+    take(next.value);
     chunks.push(next.value);
   }
 }

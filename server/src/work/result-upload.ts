@@ -1,8 +1,8 @@
 import zlib from 'node:zlib';
 import { ErrorCode, type VerificationPolicy } from '@coopt/shared';
-import { decodeTargets, TargetCodecError } from '@coopt/shared/math';
+import { decodeTargets, TargetCodecError, type TargetStreamCheck } from '@coopt/shared/math';
 import { and, eq, sql } from 'drizzle-orm';
-import type { BlobStore } from '../blobs/blob-store.ts';
+import type { BlobStore, BlobWriter } from '../blobs/blob-store.ts';
 import type { Database } from '../db/database.ts';
 import { results } from '../db/schema.ts';
 import { AppError } from '../http/app-error.ts';
@@ -38,52 +38,44 @@ export interface UploadOutcome {
  * an align item) and finite values. Credit is one per sample of the shard (or shared set) processed. The same upload
  * twice is one result; a different one for the same work item is refused.
  *
- * The bytes are written to the blob store while they are checked and the database is asked for an
- * earlier upload; they become a blob only once every check passed. Under a policy that needs no
- * more than one structurally valid upload, the same statement that stores the result settles the
- * work item.
+ * The bytes were written to `writer` and checked by `stream` as they arrived; they are flushed
+ * while the database is asked for an earlier upload and the rest is checked, and become a blob
+ * only once every check passed (the caller disposes of the writer, which drops them otherwise).
+ * Under a policy that needs no more than one structurally valid upload, the same statement that
+ * stores the result settles the work item.
  */
 export async function acceptResult(
   deps: { database: Database; blobs: BlobStore },
   ctx: LeaseContext,
   volunteerId: string,
   body: HashedBody,
+  writer: BlobWriter,
+  stream: TargetStreamCheck,
 ): Promise<UploadOutcome> {
-  const { db } = deps.database;
   const checksum = body.sha256;
-  const previousRow = db
-    .select()
-    .from(results)
-    .where(and(eq(results.workItemId, ctx.item.id), eq(results.volunteerId, volunteerId)))
-    .limit(1);
-  const staging = deps.blobs.stage(body.bytes, checksum);
-  // Whatever happens below, staged bytes that were not committed are dropped.
-  let committed = false;
-  try {
-    const [previous] = await previousRow;
-    if (previous) {
-      if (previous.checksum === checksum)
-        return { resultId: previous.id, rows: previous.rows, duplicate: true, settled: false };
-      throw new AppError(409, ErrorCode.Conflict, 'a different result for this work item was already uploaded');
-    }
-    if (!ctx.lease.active || ctx.lease.expiresAt.getTime() < Date.now()) {
-      throw new AppError(
-        409,
-        ErrorCode.LeaseExpired,
-        'this lease has expired and its work went back to the pool; claim new work',
-      );
-    }
-    const rows = await checkTargets(deps.blobs, ctx, body.bytes);
-    const blob = await (await staging).commit();
-    committed = true;
-    const settles =
-      ctx.item.phase !== 'align' &&
-      ctx.item.replicasWanted === 1 &&
-      (ctx.campaign.verificationPolicy as VerificationPolicy).kind === 'none';
-    // One statement, so one round trip and atomic: store the result and, only if it was stored, end
-    // the lease, credit the volunteer and (when nothing more is needed) mark the work item done.
-    const [row] = await deps.database.rows<{ id: number; rows: number }>(
-      sql`
+  const staging = writer.finish(checksum);
+  staging.catch(() => undefined);
+  // An earlier upload ended its lease, so a retry arrives on an ended one: answer it from the
+  // stored row. A live lease has none yet, unless one races this (the insert below finds it).
+  if (!ctx.lease.active || ctx.lease.expiresAt.getTime() < Date.now()) {
+    const previous = await earlierUpload(deps.database, ctx.item.id, volunteerId, checksum);
+    if (previous) return previous;
+    throw new AppError(
+      409,
+      ErrorCode.LeaseExpired,
+      'this lease has expired and its work went back to the pool; claim new work',
+    );
+  }
+  const rows = await checkTargets(deps.blobs, ctx, body.bytes, stream);
+  const blob = await (await staging).commit();
+  const settles =
+    ctx.item.phase !== 'align' &&
+    ctx.item.replicasWanted === 1 &&
+    (ctx.campaign.verificationPolicy as VerificationPolicy).kind === 'none';
+  // One statement, so one round trip and atomic: store the result and, only if it was stored, end
+  // the lease, credit the volunteer and (when nothing more is needed) mark the work item done.
+  const [row] = await deps.database.rows<{ id: number; rows: number }>(
+    sql`
         with stored as (
           insert into results (work_item_id, volunteer_id, lease_id, blob_key, checksum, rows, verified)
           values (${ctx.item.id}, ${volunteerId}, ${ctx.lease.id}, ${blob.key}, ${checksum}, ${rows}, ${settles ? true : null})
@@ -103,24 +95,44 @@ export async function acceptResult(
           where id = ${ctx.item.id} and ${settles} and exists (select 1 from stored)
         )
         select id, rows from stored`,
-      { prepare: true },
-    );
-    if (!row) throw new AppError(409, ErrorCode.Conflict, 'a result for this work item was uploaded at the same time');
-    return { resultId: row.id, rows: row.rows, duplicate: false, settled: settles };
-  } finally {
-    if (!committed)
-      await staging.then(
-        (staged) => staged.discard(),
-        () => undefined,
-      );
+    { prepare: true },
+  );
+  if (!row) {
+    const previous = await earlierUpload(deps.database, ctx.item.id, volunteerId, checksum);
+    if (previous) return previous;
+    throw new AppError(409, ErrorCode.Conflict, 'a result for this work item was uploaded at the same time');
   }
+  return { resultId: row.id, rows: row.rows, duplicate: false, settled: settles };
+}
+
+/** This volunteer's stored upload for the item: the same bytes again are a duplicate, others a conflict. */
+async function earlierUpload(
+  database: Database,
+  itemId: number,
+  volunteerId: string,
+  checksum: string,
+): Promise<UploadOutcome | null> {
+  const [previous] = await database.db
+    .select()
+    .from(results)
+    .where(and(eq(results.workItemId, itemId), eq(results.volunteerId, volunteerId)))
+    .limit(1);
+  if (!previous) return null;
+  if (previous.checksum !== checksum)
+    throw new AppError(409, ErrorCode.Conflict, 'a different result for this work item was already uploaded');
+  return { resultId: previous.id, rows: previous.rows, duplicate: true, settled: false };
 }
 
 /** The upload's structural checks; returns its row count, or throws 422 naming the first problem. */
-async function checkTargets(blobs: BlobStore, ctx: LeaseContext, body: Uint8Array): Promise<number> {
+async function checkTargets(
+  blobs: BlobStore,
+  ctx: LeaseContext,
+  body: Uint8Array,
+  stream: TargetStreamCheck,
+): Promise<number> {
   let decoded: ReturnType<typeof decodeTargets>;
   try {
-    decoded = decodeTargets(body, { crc32: (b) => zlib.crc32(b) });
+    decoded = decodeTargets(body, { crc32: (b) => zlib.crc32(b), checksum: stream.checksum });
   } catch (err) {
     if (err instanceof TargetCodecError) throw bad(err.message);
     throw err;
@@ -145,12 +157,19 @@ async function checkTargets(blobs: BlobStore, ctx: LeaseContext, body: Uint8Arra
     }
   }
   const values = decoded.values;
-  for (let i = 0; i < values.length; i++) {
+  // The stream check scanned float32 values as they arrived; anything else is scanned here.
+  let firstBad = stream.firstNonFinite ?? -1;
+  for (let i = stream.firstNonFinite === undefined ? 0 : values.length; i < values.length; i++) {
     const x = values[i] as number;
     // x - x is NaN exactly for NaN and +-Infinity, and far cheaper than Number.isFinite on typed arrays.
     if (x - x !== 0) {
-      throw bad(`row ${Math.floor(i / decoded.dim)} (sample ${decoded.ids[Math.floor(i / decoded.dim)]}) holds ${x}`);
+      firstBad = i;
+      break;
     }
+  }
+  if (firstBad >= 0) {
+    const row = Math.floor(firstBad / decoded.dim);
+    throw bad(`row ${row} (sample ${decoded.ids[row]}) holds ${values[firstBad]}`);
   }
   return decoded.ids.length;
 }

@@ -65,6 +65,8 @@ export function encodeTargets(batch: TargetBatch, dtype: TargetDtype = 'float32'
 export interface DecodeOptions {
   /** A faster CRC-32 where the platform has one (Node's zlib.crc32); same results as `crc32`. */
   crc32?: (bytes: Uint8Array) => number;
+  /** The CRC-32 of every byte before the checksum, already computed as the bytes arrived (TargetStreamCheck). */
+  checksum?: number;
 }
 
 /** Decodes and checks a target upload; every malformation is a TargetCodecError that says what is wrong. */
@@ -87,7 +89,7 @@ export function decodeTargets(bytes: Uint8Array, options: DecodeOptions = {}): T
     );
   }
   const end = expected - 4;
-  const checksum = (options.crc32 ?? crc32)(bytes.subarray(0, end));
+  const checksum = options.checksum ?? (options.crc32 ?? crc32)(bytes.subarray(0, end));
   if (view.getUint32(end, true) !== checksum) throw new TargetCodecError('checksum mismatch: the upload is corrupted');
   const ids = new Uint32Array(count);
   let o = TARGET_HEADER_BYTES;

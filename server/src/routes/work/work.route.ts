@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import zlib from 'node:zlib';
 import { claimRequestSchema, ErrorCode } from '@coopt/shared';
-import { encodedTargetBytes } from '@coopt/shared/math';
+import { encodedTargetBytes, TargetStreamCheck } from '@coopt/shared/math';
 import { and, eq } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { z } from 'zod';
@@ -106,22 +107,32 @@ export const workRoute = createRouter()
     const declared = Number(c.req.header('content-length') ?? Number.NaN);
     const uploadLimit = c.var.deps.env.COOPT_MAX_UPLOAD_BYTES;
     if (Number.isFinite(declared) && declared > uploadLimit) throw AppError.payloadTooLarge(uploadLimit);
-    // The lease is looked up while the body arrives (and is hashed); a refusal drops the body unread.
     // Under the Node server, c.env holds the request's own stream; app.request (tests) has none.
     const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-    const reading = readHashedBody(c.req.raw, incoming, uploadLimit);
-    reading.catch(() => undefined);
-    const ctx = await ownLease(c, c.req.valid('param').id);
-    const limit = Math.max(encodedTargetBytes(ctx.rowCount, ctx.rowDim, 'float32'), 64);
-    if (Number.isFinite(declared) && declared > limit) throw AppError.payloadTooLarge(limit);
-    const body = await reading;
-    if (body.bytes.length > limit) throw AppError.payloadTooLarge(limit);
-    const { settled, ...outcome } = await acceptResult(c.var.deps, ctx, c.var.volunteer.id, body);
-    if (!outcome.duplicate && (settled || (await settleWorkItem(c.var.deps, ctx.item.id)) === 'done')) {
-      // The last settled score item publishes the reference and opens the align items; the last
-      // map opens the target items; the last settled shard completes the round and writes the export.
-      if (ctx.item.phase === 'target') await completeRound(c.var.deps, ctx.round.id);
-      else await advanceRound(c.var.deps, ctx.round.id);
+    // The lease is looked up while the body arrives, is hashed, checked and written to a staged
+    // blob; a refusal drops the body and the staged bytes.
+    const writer = c.var.deps.blobs.openWriter();
+    const stream = new TargetStreamCheck((bytes, previous) => zlib.crc32(bytes, previous));
+    try {
+      const reading = readHashedBody(c.req.raw, incoming, uploadLimit, (chunk) => {
+        writer.write(chunk);
+        stream.feed(chunk);
+      });
+      reading.catch(() => undefined);
+      const ctx = await ownLease(c, c.req.valid('param').id);
+      const limit = Math.max(encodedTargetBytes(ctx.rowCount, ctx.rowDim, 'float32'), 64);
+      if (Number.isFinite(declared) && declared > limit) throw AppError.payloadTooLarge(limit);
+      const body = await reading;
+      if (body.bytes.length > limit) throw AppError.payloadTooLarge(limit);
+      const { settled, ...outcome } = await acceptResult(c.var.deps, ctx, c.var.volunteer.id, body, writer, stream);
+      if (!outcome.duplicate && (settled || (await settleWorkItem(c.var.deps, ctx.item.id)) === 'done')) {
+        // The last settled score item publishes the reference and opens the align items; the last
+        // map opens the target items; the last settled shard completes the round and writes the export.
+        if (ctx.item.phase === 'target') await completeRound(c.var.deps, ctx.round.id);
+        else await advanceRound(c.var.deps, ctx.round.id);
+      }
+      return c.json(outcome, outcome.duplicate ? 200 : 201);
+    } finally {
+      await writer.dispose();
     }
-    return c.json(outcome, outcome.duplicate ? 200 : 201);
   });
