@@ -64,6 +64,10 @@ describe('wasm training kernels', () => {
     { name: '7x7 same, stride 2', x: [2, 16, 16, 3], w: [7, 7, 3, 8], stride: 2, pad: 'same' },
     { name: '5x5 valid, stride 1', x: [3, 10, 10, 2], w: [5, 5, 2, 4], stride: 1, pad: 'valid' },
     { name: '1x1 valid, stride 2', x: [2, 8, 8, 16], w: [1, 1, 16, 32], stride: 2, pad: 'valid' },
+    // Thin inputs, whose filter gradient gathers patches instead of transposing.
+    { name: '3x3 same, stride 1, one channel', x: [5, 14, 14, 1], w: [3, 3, 1, 16], stride: 1, pad: 'same' },
+    { name: '3x3 same, stride 2, one channel, odd sizes', x: [3, 13, 11, 1], w: [3, 3, 1, 4], stride: 2, pad: 'same' },
+    { name: '3x3 valid, stride 1, three channels', x: [2, 9, 10, 3], w: [3, 3, 3, 5], stride: 1, pad: 'valid' },
   ];
   for (const c of cases) {
     it(`Conv2D's input and filter gradients (${c.name}) match the cpu backend`, async () => {

@@ -1,0 +1,50 @@
+import { backend_util, getKernel, type TensorInfo } from '@tensorflow/tfjs-core';
+
+/**
+ * How the project's wasm training kernels call the backend's own kernels directly (no engine, no
+ * tape), and the convolution geometry and checks they share.
+ */
+type Backend = { disposeData(dataId: object, force?: boolean): boolean };
+export type Run = (name: string, inputs: Record<string, TensorInfo>, attrs: Record<string, unknown>) => TensorInfo;
+
+export function runner(backend: unknown): { run: Run; free: (...t: TensorInfo[]) => void } {
+  return {
+    run: (name, inputs, attrs) => {
+      const k = getKernel(name, 'wasm');
+      if (!k) throw new Error(`the wasm backend has no ${name} kernel`);
+      return k.kernelFunc({ inputs, backend: backend as never, attrs: attrs as never }) as TensorInfo;
+    },
+    free: (...t) => {
+      for (const i of t) (backend as Backend).disposeData(i.dataId);
+    },
+  };
+}
+
+export function convInfo(
+  xShape: number[],
+  filterShape: number[],
+  strides: number | [number, number],
+  pad: unknown,
+  dimRoundingMode?: string,
+  depthwise = false,
+) {
+  return backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    strides,
+    1,
+    pad as 'same',
+    dimRoundingMode as 'round',
+    depthwise,
+    'channelsLast',
+  );
+}
+
+export function checkDilations(dilations: number | [number, number] | undefined, name: string) {
+  const [dh, dw] = typeof dilations === 'number' ? [dilations, dilations] : (dilations ?? [1, 1]);
+  if (dh !== 1 || dw !== 1) throw new Error(`${name} on wasm: dilations other than 1 are not supported`);
+}
+
+export function checkLayout(dataFormat: string | undefined, name: string) {
+  if (dataFormat && dataFormat !== 'NHWC') throw new Error(`${name} on wasm: ${dataFormat} is not supported`);
+}
