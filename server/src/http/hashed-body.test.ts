@@ -48,4 +48,26 @@ describe('readHashedBody', () => {
     const empty = await readHashedBody(new Request('http://x/', { method: 'PUT' }), undefined, LIMIT);
     expect(empty.bytes.length).toBe(0);
   });
+
+  it('copies chunks into place given the declared length, and keeps every byte when the declaration is wrong', async () => {
+    const body = randomBytes(500_000);
+    const chunked = () =>
+      new Request('http://x/', {
+        method: 'PUT',
+        // Several chunks, so a declared length is filled piece by piece.
+        body: new ReadableStream({
+          start(c) {
+            for (let at = 0; at < body.length; at += 65_536) c.enqueue(body.subarray(at, at + 65_536));
+            c.close();
+          },
+        }),
+        duplex: 'half',
+      } as RequestInit);
+    for (const declared of [body.length, body.length - 70_000, body.length + 1_000]) {
+      const read = await readHashedBody(chunked(), undefined, LIMIT, undefined, declared);
+      expect(read.bytes.byteOffset).toBe(0);
+      expect(Buffer.from(read.bytes).equals(body)).toBe(true);
+      expect(read.sha256).toBe(sha256(body));
+    }
+  });
 });

@@ -114,10 +114,16 @@ export const workRoute = createRouter()
     const writer = c.var.deps.blobs.openWriter();
     const stream = new TargetStreamCheck((bytes, previous) => zlib.crc32(bytes, previous));
     try {
-      const reading = readHashedBody(c.req.raw, incoming, uploadLimit, (chunk) => {
-        writer.write(chunk);
-        stream.feed(chunk);
-      });
+      const reading = readHashedBody(
+        c.req.raw,
+        incoming,
+        uploadLimit,
+        (chunk) => {
+          writer.write(chunk);
+          stream.feed(chunk);
+        },
+        Number.isFinite(declared) ? declared : undefined,
+      );
       reading.catch(() => undefined);
       const ctx = await ownLease(c, c.req.valid('param').id);
       const limit = Math.max(encodedTargetBytes(ctx.rowCount, ctx.rowDim, 'float32'), 64);
