@@ -14,19 +14,17 @@ export interface HashedBody {
  * the last byte) and handing it to `onChunk` (which may write it out meanwhile), and stops
  * reading with 413 as soon as more than `limit` bytes came in. Under the Node server it reads the
  * socket's stream itself (`incoming`), which spares a web-stream wrapper and its garbage per
- * chunk; otherwise (app.request in tests) the Request's body. With the body's `declared` length
- * (its content-length, at most `limit`) each chunk is copied into place as it comes, so no copy
- * of the whole body is left for the end.
+ * chunk; otherwise (app.request in tests) the Request's body. The chunks go to `body`, which
+ * the caller may tell the body's length once it trusts it (see BodyCollector.expect).
  */
 export async function readHashedBody(
   request: Request,
   incoming: IncomingMessage | undefined,
   limit: number,
   onChunk: (chunk: Uint8Array) => void = () => {},
-  declared?: number,
+  body: BodyCollector = new BodyCollector(),
 ): Promise<HashedBody> {
   const hash = createHash('sha256');
-  const body = new BodyCollector(declared !== undefined && declared <= limit ? declared : undefined);
   const take = (chunk: Uint8Array) => {
     hash.update(chunk);
     onChunk(chunk);
@@ -38,33 +36,38 @@ export async function readHashedBody(
 }
 
 /**
- * A body's chunks: copied into one buffer as they come when its size was declared (the buffer is
- * made when the first byte arrives, so a request that sends nothing costs nothing), else kept and
- * joined at the end. Either way the result has a buffer of its own, at offset 0.
+ * A body's chunks, kept as they come and joined at the end; once `expect` is told the body's
+ * length (its content-length, when the caller has checked it against what it will accept), the
+ * chunks so far are copied into one buffer of that size and the rest into place as they come, so
+ * no copy of the whole body is left for the end. Either way the result has a buffer of its own,
+ * at offset 0.
  */
-class BodyCollector {
+export class BodyCollector {
   private buffer: Uint8Array | null = null;
   private filled = 0;
-  private readonly chunks: Uint8Array[] = [];
+  private chunks: Uint8Array[] = [];
 
-  constructor(private readonly declared: number | undefined) {}
+  expect(size: number): void {
+    if (this.buffer || !Number.isSafeInteger(size) || size < 0) return;
+    const received = this.chunks.reduce((n, c) => n + c.byteLength, 0);
+    if (received > size) return;
+    this.buffer = new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size);
+    for (const chunk of this.chunks) this.place(chunk);
+    this.chunks = [];
+  }
 
   add(chunk: Uint8Array): void {
-    if (this.declared !== undefined && this.chunks.length === 0) {
-      this.buffer ??= new Uint8Array(Buffer.allocUnsafeSlow(this.declared).buffer, 0, this.declared);
-      if (this.filled + chunk.byteLength <= this.declared) {
-        this.buffer.set(chunk, this.filled);
-        this.filled += chunk.byteLength;
-        return;
-      }
-      // More than declared (only a misbehaving client): keep what came and collect the rest.
-      this.chunks.push(this.buffer.subarray(0, this.filled));
+    if (this.buffer && this.chunks.length === 0 && this.filled + chunk.byteLength <= this.buffer.byteLength) {
+      this.place(chunk);
+      return;
     }
+    // More than expected (only a misbehaving client): keep what came and collect the rest.
+    if (this.buffer && this.chunks.length === 0) this.chunks.push(this.buffer.subarray(0, this.filled));
     this.chunks.push(chunk);
   }
 
   bytes(): Uint8Array {
-    if (this.chunks.length === 0) return this.buffer ? this.buffer.subarray(0, this.filled) : new Uint8Array(0);
+    if (this.buffer && this.chunks.length === 0) return this.buffer.subarray(0, this.filled);
     const bytes = new Uint8Array(this.chunks.reduce((n, c) => n + c.byteLength, 0));
     let at = 0;
     for (const chunk of this.chunks) {
@@ -72,6 +75,11 @@ class BodyCollector {
       at += chunk.byteLength;
     }
     return bytes;
+  }
+
+  private place(chunk: Uint8Array): void {
+    (this.buffer as Uint8Array).set(chunk, this.filled);
+    this.filled += chunk.byteLength;
   }
 }
 

@@ -12,7 +12,7 @@ import { alignments, priorScores } from '../../db/schema.ts';
 import { completeRound } from '../../export/round-export.ts';
 import { type AppEnv, createRouter } from '../../http/app-env.ts';
 import { AppError } from '../../http/app-error.ts';
-import { readHashedBody } from '../../http/hashed-body.ts';
+import { BodyCollector, readHashedBody } from '../../http/hashed-body.ts';
 import { validate } from '../../http/validate.ts';
 import { requireVolunteer } from '../../http/volunteer-auth.ts';
 import { claimWork, heartbeat } from '../../work/lease-scheduler.ts';
@@ -114,6 +114,7 @@ export const workRoute = createRouter()
     const writer = c.var.deps.blobs.openWriter();
     const stream = new TargetStreamCheck((bytes, previous) => zlib.crc32(bytes, previous));
     try {
+      const collected = new BodyCollector();
       const reading = readHashedBody(
         c.req.raw,
         incoming,
@@ -122,12 +123,14 @@ export const workRoute = createRouter()
           writer.write(chunk);
           stream.feed(chunk);
         },
-        Number.isFinite(declared) ? declared : undefined,
+        collected,
       );
       reading.catch(() => undefined);
       const ctx = await ownLease(c, c.req.valid('param').id);
       const limit = Math.max(encodedTargetBytes(ctx.rowCount, ctx.rowDim, 'float32'), 64);
       if (Number.isFinite(declared) && declared > limit) throw AppError.payloadTooLarge(limit);
+      // Only now is the declared length known to fit this lease: the rest is copied into place.
+      if (Number.isFinite(declared)) collected.expect(declared);
       const body = await reading;
       if (body.bytes.length > limit) throw AppError.payloadTooLarge(limit);
       const { settled, ...outcome } = await acceptResult(c.var.deps, ctx, c.var.volunteer.id, body, writer, stream);
