@@ -138,7 +138,16 @@ function finish(p: Params, architecture: StudentArchitecture, featureDim: number
     decayed: p.decayed,
     encode: (x, training) => {
       let h = x;
-      for (const layer of layers) h = runLayer(layer, h, training);
+      for (let i = 0; i < layers.length; i++) {
+        const layer = layers[i] as StudentLayer;
+        const next = layers[i + 1];
+        if (layer.kind === 'conv' && next?.kind === 'pool' && next.mode === 'max') {
+          // max(relu(z)) = relu(max(z)) exactly (both are monotone), and pooling first runs the
+          // ReLU and its gradient on a quarter of the values.
+          h = tf.relu(maxPool2x2(convNorm(layer.unit, h, training)));
+          i++;
+        } else h = runLayer(layer, h, training);
+      }
       return tf.mean(h, [1, 2]) as tf.Tensor2D;
     },
     dispose: () => tf.dispose([...p.trainable, ...p.state]),

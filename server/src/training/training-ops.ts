@@ -35,6 +35,15 @@ export interface BatchStatistics {
 /**
  * Training-mode batch normalisation of NHWC `x` over N, H, W: gamma * (x - mean) / sqrt(var + eps) + beta,
  * with the batch's (biased) statistics, which `onStatistics` receives (kept; the caller disposes them).
+ *
+ * Each pass over the activations counts on wasm, so both directions use as few as they can:
+ * - forward: the statistics (a centred copy and its square; two column sums), then the output
+ *   in one pass of the backend's fused batch-norm kernel;
+ * - backward, from x itself rather than a saved x-hat: with a = gamma * rstd,
+ *   dGamma = rstd * (sum(dy * x) - mean * dBeta), and
+ *   dx = a * (dy - dBeta / rows - xhat * dGamma / rows) = a * dy + (b * x + c) per channel,
+ *   b = -a * rstd * dGamma / rows, c = -a * dBeta / rows - b * mean, where b * x + c is one pass
+ *   of the same fused kernel (mean 0, variance 1, no epsilon).
  */
 export function batchNormTraining(
   x: tf.Tensor4D,
@@ -46,26 +55,29 @@ export function batchNormTraining(
   const [n, h, w, c] = x.shape;
   const rows = n * h * w;
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [xIn, gIn, bIn, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const [xIn, gIn, bIn, save] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
     const x2 = tf.reshape(xIn, [rows, c]) as tf.Tensor2D;
-    const mean = tf.div(columnSums(x2), rows);
-    const centred = tf.sub(x2, mean);
-    const variance = tf.div(columnSums(tf.square(centred) as tf.Tensor2D), rows);
-    const rstd = tf.rsqrt(tf.add(variance, epsilon));
-    const xhat = tf.mul(centred, rstd) as tf.Tensor2D;
-    onStatistics({ mean: tf.keep(tf.reshape(mean, [c])), variance: tf.keep(tf.reshape(variance, [c])) });
-    save([xhat, rstd, gIn]);
+    const mean = tf.div(columnSums(x2), rows) as tf.Tensor2D;
+    const variance = tf.div(columnSums(tf.square(tf.sub(x2, mean)) as tf.Tensor2D), rows) as tf.Tensor2D;
+    const mean1 = tf.reshape(mean, [c]) as tf.Tensor1D;
+    const variance1 = tf.reshape(variance, [c]) as tf.Tensor1D;
+    onStatistics({ mean: tf.keep(mean1), variance: tf.keep(variance1) });
+    const rstd = tf.rsqrt(tf.add(variance1, epsilon)) as tf.Tensor1D;
+    save([xIn, mean1, rstd, gIn]);
     return {
-      value: tf.reshape(tf.add(tf.mul(xhat, gIn), bIn), [n, h, w, c]),
+      value: tf.batchNorm(xIn, mean1, variance1, bIn, gIn, epsilon),
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const [sXhat, sRstd, sGamma] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
-        const dy2 = tf.reshape(dy as tf.Tensor, [rows, c]) as tf.Tensor2D;
-        const dBeta = columnSums(dy2);
-        const dGamma = columnSums(tf.mul(dy2, sXhat) as tf.Tensor2D);
-        // dx = gamma * rstd * (dy - mean(dy) - xhat * mean(dy * xhat))
-        const inner = tf.sub(tf.sub(dy2, tf.div(dBeta, rows)), tf.mul(sXhat, tf.div(dGamma, rows)));
-        const dx = tf.mul(inner, tf.mul(sRstd, sGamma));
-        return [tf.reshape(dx, [n, h, w, c]), tf.reshape(dGamma, [c]), tf.reshape(dBeta, [c])];
+        const [sx, sMean, sRstd, sGamma] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+        const dy4 = dy as tf.Tensor4D;
+        const dBeta = tf.reshape(columnSums(tf.reshape(dy4, [rows, c]) as tf.Tensor2D), [c]) as tf.Tensor1D;
+        const dyx = tf.reshape(columnSums(tf.reshape(tf.mul(dy4, sx), [rows, c]) as tf.Tensor2D), [c]);
+        const dGamma = tf.mul(sRstd, tf.sub(dyx, tf.mul(sMean, dBeta))) as tf.Tensor1D;
+        const a = tf.mul(sGamma, sRstd);
+        const b = tf.div(tf.mul(tf.neg(a), tf.mul(sRstd, dGamma)), rows) as tf.Tensor1D;
+        const cShift = tf.sub(tf.div(tf.mul(tf.neg(a), dBeta), rows), tf.mul(b, sMean)) as tf.Tensor1D;
+        const linear = tf.batchNorm(sx, tf.zerosLike(sMean), tf.onesLike(sMean), cShift, b, 0);
+        const dx = tf.add(tf.mul(dy4, a), linear) as tf.Tensor4D;
+        return [dx, dGamma, dBeta];
       },
     };
   });
@@ -101,16 +113,17 @@ export function maxPool2x2(x: tf.Tensor4D): tf.Tensor4D {
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const [sx, sy] = saved as [tf.Tensor4D, tf.Tensor4D];
         const [b, , , c] = sx.shape;
-        // Each window's maximum and gradient, repeated over its 2x2 inputs (a broadcast product,
-        // cheaper on wasm than nearest-neighbour resizing).
-        const up = (t: tf.Tensor4D) =>
-          tf.reshape(tf.mul(tf.reshape(t, [b, h / 2, 1, w / 2, 1, c]), tf.ones([1, 1, 2, 1, 2, 1])), [b, h, w, c]);
+        // Each input beside its window's maximum and gradient: the windows as [b, h/2, 2, w/2, 2, c],
+        // the pooled maps as [b, h/2, 1, w/2, 1, c], which broadcast over them.
+        const windows = tf.reshape(sx, [b, h / 2, 2, w / 2, 2, c]);
+        const pooled = (t: tf.Tensor) => tf.reshape(t, [b, h / 2, 1, w / 2, 1, c]);
         // Where an input equals its window's maximum it receives that window's gradient. The
         // maximum minus the input is zero there and positive elsewhere, so step() marks the inputs
         // that get nothing (on wasm, step and two plain products are several times faster than
         // equal, cast, or a subtraction from a broadcast scalar).
-        const spread = up(dy as tf.Tensor4D);
-        return [tf.sub(spread, tf.mul(spread, tf.step(tf.sub(up(sy), sx))))];
+        const missed = tf.step(tf.sub(pooled(sy), windows));
+        const spread = pooled(dy as tf.Tensor);
+        return [tf.reshape(tf.sub(spread, tf.mul(spread, missed)), [b, h, w, c])];
       },
     };
   });
