@@ -27,6 +27,11 @@ function columnSums(m: tf.Tensor2D): tf.Tensor2D {
   return tf.reshape(tf.matMul(m, ones, true, false), [1, cols]);
 }
 
+/** x * scale + shift, both per channel (the last axis). */
+function perChannel(x: tf.Tensor4D, scale: tf.Tensor1D, shift: tf.Tensor1D): tf.Tensor4D {
+  return tf.add(tf.mul(x, scale), shift) as tf.Tensor4D;
+}
+
 export interface BatchStatistics {
   mean: tf.Tensor1D;
   variance: tf.Tensor1D;
@@ -36,14 +41,15 @@ export interface BatchStatistics {
  * Training-mode batch normalisation of NHWC `x` over N, H, W: gamma * (x - mean) / sqrt(var + eps) + beta,
  * with the batch's (biased) statistics, which `onStatistics` receives (kept; the caller disposes them).
  *
- * Each pass over the activations counts on wasm, so both directions use as few as they can:
- * - forward: the statistics (a centred copy and its square; two column sums), then the output
- *   in one pass of the backend's fused batch-norm kernel;
+ * Each pass over the activations counts on wasm, so both directions use as few as they can, and
+ * only plain products and sums (the backend's fused batch-norm kernel is several times slower
+ * than two of them):
+ * - forward: the statistics (a centred copy and its square; two column sums), then
+ *   x * scale + shift with scale = gamma * rstd and shift = beta - mean * scale per channel;
  * - backward, from x itself rather than a saved x-hat: with a = gamma * rstd,
  *   dGamma = rstd * (sum(dy * x) - mean * dBeta), and
- *   dx = a * (dy - dBeta / rows - xhat * dGamma / rows) = a * dy + (b * x + c) per channel,
- *   b = -a * rstd * dGamma / rows, c = -a * dBeta / rows - b * mean, where b * x + c is one pass
- *   of the same fused kernel (mean 0, variance 1, no epsilon).
+ *   dx = a * (dy - dBeta / rows - xhat * dGamma / rows) = (a * dy + b * x) + c per channel,
+ *   b = -a * rstd * dGamma / rows, c = -a * dBeta / rows - b * mean.
  */
 export function batchNormTraining(
   x: tf.Tensor4D,
@@ -65,7 +71,7 @@ export function batchNormTraining(
     const rstd = tf.rsqrt(tf.add(variance1, epsilon)) as tf.Tensor1D;
     save([xIn, mean1, rstd, gIn]);
     return {
-      value: tf.batchNorm(xIn, mean1, variance1, bIn, gIn, epsilon),
+      value: perChannel(xIn, tf.mul(gIn, rstd), tf.sub(bIn, tf.mul(mean1, tf.mul(gIn, rstd)))),
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const [sx, sMean, sRstd, sGamma] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
         const dy4 = dy as tf.Tensor4D;
@@ -75,8 +81,7 @@ export function batchNormTraining(
         const a = tf.mul(sGamma, sRstd);
         const b = tf.div(tf.mul(tf.neg(a), tf.mul(sRstd, dGamma)), rows) as tf.Tensor1D;
         const cShift = tf.sub(tf.div(tf.mul(tf.neg(a), dBeta), rows), tf.mul(b, sMean)) as tf.Tensor1D;
-        const linear = tf.batchNorm(sx, tf.zerosLike(sMean), tf.onesLike(sMean), cShift, b, 0);
-        const dx = tf.add(tf.mul(dy4, a), linear) as tf.Tensor4D;
+        const dx = tf.add(tf.add(tf.mul(dy4, a), tf.mul(sx, b)), cShift) as tf.Tensor4D;
         return [dx, dGamma, dBeta];
       },
     };
