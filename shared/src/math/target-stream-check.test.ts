@@ -55,6 +55,24 @@ describe('TargetStreamCheck', () => {
     }
   });
 
+  it('reads whole chunks as words where their memory is aligned, and byte by byte where it is not', () => {
+    const rows = 300;
+    const dim = 64;
+    const bytes = encoded(rows, dim, 4);
+    const bad = rows * dim - 5;
+    new DataView(bytes.buffer).setFloat32(16 + 4 * rows + 4 * bad, Number.NaN, true);
+    // Re-sign the body, so only the value is wrong.
+    new DataView(bytes.buffer).setUint32(bytes.length - 4, crc32(bytes.subarray(0, bytes.length - 4)), true);
+    const shifted = new Uint8Array(bytes.length + 1);
+    shifted.set(bytes, 1);
+    for (const body of [bytes, shifted.subarray(1)]) {
+      const check = new TargetStreamCheck();
+      for (let at = 0; at < body.length; at += 65_536) check.feed(body.subarray(at, at + 65_536));
+      expect(check.firstNonFinite).toBe(bad);
+      expect(check.checksum).toBe(storedCrc(bytes));
+    }
+  });
+
   it('does not take large finite values, subnormals or negative zero for non-finite ones', () => {
     const bytes = encodeTargets({
       ids: Uint32Array.of(0),

@@ -1,5 +1,7 @@
 import { crc32, encodedTargetBytes, TARGET_HEADER_BYTES } from './target-codec.ts';
 
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
 /** Where the parts of a float32 upload lie, read from its header; null for anything else. */
 interface Layout {
   /** Bytes before the checksum. */
@@ -58,21 +60,42 @@ export class TargetStreamCheck {
 
   /**
    * A float32 is NaN or infinite exactly when its exponent bits are all ones: bits 0-6 of its
-   * fourth (little-endian) byte and bit 7 of its third. Each value is found by its fourth byte.
+   * fourth (little-endian) byte and bit 7 of its third. A value split between chunks is found by
+   * its fourth byte; the values wholly inside a chunk are read as 32-bit words where the chunk's
+   * memory allows (4-byte aligned, a little-endian platform), else byte by byte.
    */
   private scanValues(chunk: Uint8Array, at: number, layout: Layout): void {
     const end = Math.min(this.received, layout.valuesEnd);
     // The first value whose fourth byte is in this chunk.
     const first = Math.max(at, layout.valuesStart + 3);
     let p = first + ((((layout.valuesStart + 3 - first) % 4) + 4) % 4);
-    for (; p < end; p += 4) {
-      if (((chunk[p - at] as number) & 0x7f) !== 0x7f) continue;
-      const third = p - 1 >= at ? (chunk[p - 1 - at] as number) : this.lastByte;
-      if (third & 0x80) {
-        this.firstBad = (p - 3 - layout.valuesStart) / 4;
-        return;
-      }
+    if (p < end && p - 3 < at) {
+      // It began in an earlier chunk.
+      if (this.nonFiniteAt(chunk, at, p)) return;
+      p += 4;
     }
+    const start = p - 3;
+    const words = Math.floor((end - start) / 4);
+    if (words > 0 && LITTLE_ENDIAN && (chunk.byteOffset + start - at) % 4 === 0) {
+      const view = new Uint32Array(chunk.buffer, chunk.byteOffset + start - at, words);
+      for (let i = 0; i < words; i++) {
+        if (((view[i] as number) & 0x7f800000) === 0x7f800000) {
+          this.firstBad = (start - layout.valuesStart) / 4 + i;
+          return;
+        }
+      }
+      return;
+    }
+    for (; p < end; p += 4) if (this.nonFiniteAt(chunk, at, p)) return;
+  }
+
+  /** Whether the value whose fourth byte is at `p` (this chunk starting at `at`) is NaN or infinite; records it if so. */
+  private nonFiniteAt(chunk: Uint8Array, at: number, p: number): boolean {
+    if (((chunk[p - at] as number) & 0x7f) !== 0x7f) return false;
+    const third = p - 1 >= at ? (chunk[p - 1 - at] as number) : this.lastByte;
+    if (!(third & 0x80)) return false;
+    this.firstBad = (p - 3 - (this.layout as Layout).valuesStart) / 4;
+    return true;
   }
 
   /** The CRC-32 of every byte before the checksum, once all of them arrived as the header said; else undefined. */
