@@ -4,7 +4,7 @@ import type {
   KernelFunc,
   TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { checkDilations, convInfo, type Run, runner } from './wasm-kernel-runner.ts';
+import { checkDilations, convInfo, padSpatial, type Run, runner } from './wasm-kernel-runner.ts';
 
 /**
  * The depthwise convolution gradients the wasm backend does not ship, from its own kernels:
@@ -22,25 +22,12 @@ export const depthwiseBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) 
     attrs as unknown as DepthwiseConv2dNativeBackpropFilterAttrs;
   checkDilations(dilations, 'DepthwiseConv2dNativeBackpropFilter');
   const info = convInfo(x.shape, filterShape, strides, pad, dimRoundingMode, true);
-  const { top, bottom, left, right } = info.padInfo;
   const [kh, kw, channels, multiplier] = filterShape;
   const [batch] = x.shape as number[];
   const { outHeight, outWidth, strideHeight, strideWidth } = info;
   const positions = (batch as number) * outHeight * outWidth;
   const { run, free } = runner(backend);
-  const xp = run(
-    'PadV2',
-    { x },
-    {
-      paddings: [
-        [0, 0],
-        [top, Math.max(0, bottom)],
-        [left, Math.max(0, right)],
-        [0, 0],
-      ],
-      constantValue: 0,
-    },
-  );
+  const xp = padSpatial(run, x, info.padInfo);
   // dy as [positions, channels, multiplier], so each input channel meets its m output channels.
   const dy3 = run('Reshape', { x: dy }, { shape: [positions, channels, multiplier] });
   const ones = run('Fill', {}, { shape: [positions, 1], value: 1, dtype: 'float32' });

@@ -48,3 +48,24 @@ export function checkDilations(dilations: number | [number, number] | undefined,
 export function checkLayout(dataFormat: string | undefined, name: string) {
   if (dataFormat && dataFormat !== 'NHWC') throw new Error(`${name} on wasm: ${dataFormat} is not supported`);
 }
+
+/** x zero-padded on its two spatial axes as a convolution's padding says (a negative far side is none). */
+export function padSpatial(
+  run: Run,
+  x: TensorInfo,
+  { top, bottom, left, right }: { top: number; bottom: number; left: number; right: number },
+): TensorInfo {
+  return run(
+    'PadV2',
+    { x },
+    {
+      paddings: [
+        [0, 0],
+        [top, Math.max(0, bottom)],
+        [left, Math.max(0, right)],
+        [0, 0],
+      ],
+      constantValue: 0,
+    },
+  );
+}

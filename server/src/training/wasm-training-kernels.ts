@@ -10,7 +10,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import { registerAllGradients } from './register-gradients.ts';
 import { depthwiseBackpropFilter, depthwiseBackpropInput } from './wasm-depthwise-kernels.ts';
-import { checkLayout, convInfo, runner } from './wasm-kernel-runner.ts';
+import { checkLayout, convInfo, padSpatial, runner } from './wasm-kernel-runner.ts';
 
 /**
  * Training kernels for TF.js's wasm backend, built from its own fast forward kernels (XNNPACK
@@ -105,21 +105,8 @@ const conv2dBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
   if (fh * fw * fci <= MAX_PATCH_WIDTH)
     return filterGradientByPatches(backend, x, dy, attrs as unknown as Conv2DBackpropFilterAttrs);
   const info = convInfo(x.shape, filterShape, strides, pad, dimRoundingMode);
-  const { top, bottom, left, right } = info.padInfo;
   const { run, free } = runner(backend);
-  const xp = run(
-    'PadV2',
-    { x },
-    {
-      paddings: [
-        [0, 0],
-        [top, Math.max(0, bottom)],
-        [left, Math.max(0, right)],
-        [0, 0],
-      ],
-      constantValue: 0,
-    },
-  );
+  const xp = padSpatial(run, x, info.padInfo);
   const xt = run('Transpose', { x: xp }, { perm: [3, 1, 2, 0] });
   const dyt = run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
   const r = run(
