@@ -64,6 +64,8 @@ describe('wasm training kernels', () => {
     { name: '7x7 same, stride 2', x: [2, 16, 16, 3], w: [7, 7, 3, 8], stride: 2, pad: 'same' },
     { name: '5x5 valid, stride 1', x: [3, 10, 10, 2], w: [5, 5, 2, 4], stride: 1, pad: 'valid' },
     { name: '1x1 valid, stride 2', x: [2, 8, 8, 16], w: [1, 1, 16, 32], stride: 2, pad: 'valid' },
+    { name: '3x3 same, stride 1, widening', x: [2, 9, 7, 8], w: [3, 3, 8, 16], stride: 1, pad: 'same' },
+    { name: '3x3 same, stride 1, narrowing', x: [2, 8, 8, 16], w: [3, 3, 16, 4], stride: 1, pad: 'same' },
     // Thin inputs, whose filter gradient gathers patches instead of transposing.
     { name: '3x3 same, stride 1, one channel', x: [5, 14, 14, 1], w: [3, 3, 1, 16], stride: 1, pad: 'same' },
     { name: '3x3 same, stride 2, one channel, odd sizes', x: [3, 13, 11, 1], w: [3, 3, 1, 4], stride: 2, pad: 'same' },

@@ -10,7 +10,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import { registerAllGradients } from './register-gradients.ts';
 import { depthwiseBackpropFilter, depthwiseBackpropInput } from './wasm-depthwise-kernels.ts';
-import { checkLayout, convInfo, padSpatial, runner } from './wasm-kernel-runner.ts';
+import { checkLayout, convInfo, padSpatial, type Run, runner } from './wasm-kernel-runner.ts';
 
 /**
  * Training kernels for TF.js's wasm backend, built from its own fast forward kernels (XNNPACK
@@ -106,6 +106,10 @@ const conv2dBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
     return filterGradientByPatches(backend, x, dy, attrs as unknown as Conv2DBackpropFilterAttrs);
   const info = convInfo(x.shape, filterShape, strides, pad, dimRoundingMode);
   const { run, free } = runner(backend);
+  if (info.strideHeight === 1 && info.strideWidth === 1 && filterShape[2] <= filterShape[3]) {
+    const dw = filterGradientByCorrelation(run, free, x, dy, filterShape, info.padInfo);
+    if (dw) return dw;
+  }
   const xp = padSpatial(run, x, info.padInfo);
   const xt = run('Transpose', { x: xp }, { perm: [3, 1, 2, 0] });
   const dyt = run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
@@ -130,6 +134,53 @@ const conv2dBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
   if (cropped !== r) free(cropped);
   return dw;
 };
+
+/**
+ * dW of a stride-1 convolution with x as the filter: dW[kh, kw] = sum over b, i, j of
+ * x[b, i, j] * dy[b, i + top - kh, j + left - kw], so with dy as the input ([co, oh, ow, b], padded
+ * by the convolution itself) and x as the filter ([h, w, b, ci]), a valid correlation gives
+ * dW[k - 1 - kh', k - 1 - kw'] at [co, kh', kw', ci]. XNNPACK packs the filter of every new
+ * tensor, so this is taken where x is no larger than dy (ci <= co, as where a layer widens); and
+ * no padded copy is made. Null where the padding does not fit this form (the caller takes the
+ * general path).
+ */
+function filterGradientByCorrelation(
+  run: Run,
+  free: (...t: TensorInfo[]) => void,
+  x: TensorInfo,
+  dy: TensorInfo,
+  [kh, kw]: [number, number, number, number],
+  { top, left }: { top: number; left: number },
+): TensorInfo | null {
+  const [, h, w] = x.shape as [number, number, number, number];
+  const [, oh, ow] = dy.shape as [number, number, number, number];
+  const padTop = kh - 1 - top;
+  const padLeft = kw - 1 - left;
+  const padBottom = h + kh - 1 - oh - padTop;
+  const padRight = w + kw - 1 - ow - padLeft;
+  if (Math.min(padTop, padLeft, padBottom, padRight) < 0) return null;
+  const input = run('Transpose', { x: dy }, { perm: [3, 1, 2, 0] });
+  const filter = run('Transpose', { x }, { perm: [1, 2, 0, 3] });
+  const r = run(
+    'Conv2D',
+    { x: input, filter },
+    {
+      strides: [1, 1],
+      pad: [
+        [0, 0],
+        [padTop, padBottom],
+        [padLeft, padRight],
+        [0, 0],
+      ],
+      dataFormat: 'NHWC',
+      dilations: [1, 1],
+    },
+  );
+  const reversed = run('Reverse', { x: r }, { dims: [1, 2] });
+  const dw = run('Transpose', { x: reversed }, { perm: [1, 2, 3, 0] });
+  free(input, filter, r, reversed);
+  return dw;
+}
 
 let originalBackpropInput: KernelFunc | null = null;
 
