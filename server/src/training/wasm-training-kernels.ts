@@ -196,32 +196,32 @@ const conv2dBackpropInput: KernelFunc = (args) => {
   const { top, left } = info.padInfo;
   const [, h, w] = inputShape;
   const { run, free } = runner(backend);
-  // dx[i] = sum_k dy[i + top - k] * w[k]: pad dy so that a valid correlation with the rotated filter gives h x w.
+  // dx[i] = sum_k dy[i + top - k] * w[k]: dy padded so that a correlation with the rotated filter
+  // gives h x w; the convolution pads it itself, so no padded copy is made.
   const padTop = kh - 1 - top;
   const padLeft = kw - 1 - left;
   const padBottom = h + kh - 1 - padTop - (dy.shape[1] as number);
   const padRight = w + kw - 1 - padLeft - (dy.shape[2] as number);
-  const dyp = run(
-    'PadV2',
-    { x: dy },
+  // Padding past the filter's reach (a side below zero) keeps the backend's own kernel.
+  if (Math.min(padTop, padBottom, padLeft, padRight) < 0 && originalBackpropInput) return originalBackpropInput(args);
+  const rotated = run('Reverse', { x: filter }, { dims: [0, 1] });
+  const swapped = run('Transpose', { x: rotated }, { perm: [0, 1, 3, 2] });
+  const dx = run(
+    'Conv2D',
+    { x: dy, filter: swapped },
     {
-      paddings: [
+      strides: [1, 1],
+      pad: [
         [0, 0],
         [padTop, padBottom],
         [padLeft, padRight],
         [0, 0],
       ],
-      constantValue: 0,
+      dataFormat: 'NHWC',
+      dilations: [1, 1],
     },
   );
-  const rotated = run('Reverse', { x: filter }, { dims: [0, 1] });
-  const swapped = run('Transpose', { x: rotated }, { perm: [0, 1, 3, 2] });
-  const dx = run(
-    'Conv2D',
-    { x: dyp, filter: swapped },
-    { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1] },
-  );
-  free(dyp, rotated, swapped);
+  free(rotated, swapped);
   return dx;
 };
 
