@@ -44,7 +44,7 @@ export interface BatchStatistics {
  * Each pass over the activations counts on wasm, so both directions use as few as they can, and
  * only plain products and sums (the backend's fused batch-norm kernel is several times slower
  * than two of them):
- * - forward: the statistics (a centred copy and its square; two column sums), then
+ * - forward: the statistics (squared deviations from the mean in one pass; two column sums), then
  *   x * scale + shift with scale = gamma * rstd and shift = beta - mean * scale per channel;
  * - backward, from x itself rather than a saved x-hat: with a = gamma * rstd,
  *   dGamma = rstd * (sum(dy * x) - mean * dBeta), and
@@ -64,7 +64,7 @@ export function batchNormTraining(
     const [xIn, gIn, bIn, save] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
     const x2 = tf.reshape(xIn, [rows, c]) as tf.Tensor2D;
     const mean = tf.div(columnSums(x2), rows) as tf.Tensor2D;
-    const variance = tf.div(columnSums(tf.square(tf.sub(x2, mean)) as tf.Tensor2D), rows) as tf.Tensor2D;
+    const variance = tf.div(columnSums(tf.squaredDifference(x2, mean) as tf.Tensor2D), rows) as tf.Tensor2D;
     const mean1 = tf.reshape(mean, [c]) as tf.Tensor1D;
     const variance1 = tf.reshape(variance, [c]) as tf.Tensor1D;
     onStatistics({ mean: tf.keep(mean1), variance: tf.keep(variance1) });
