@@ -69,3 +69,32 @@ export function padSpatial(
     },
   );
 }
+
+/**
+ * The padding that makes a stride-1 correlation of an `outer`-sized map with a k-tap filter give
+ * back the `inner` size a convolution with padding `before` came from: k - 1 - before ahead, the
+ * rest behind. Null where a side would be negative (padding past the filter's reach).
+ */
+export function fullCorrelationPadding(
+  [kh, kw]: [number, number],
+  { top, left }: { top: number; left: number },
+  [h, w]: [number, number],
+  [oh, ow]: [number, number],
+): [number, number][] | null {
+  const padTop = kh - 1 - top;
+  const padLeft = kw - 1 - left;
+  const sides: [number, number][] = [
+    [padTop, h + kh - 1 - oh - padTop],
+    [padLeft, w + kw - 1 - ow - padLeft],
+  ];
+  return sides.flat().some((p) => p < 0) ? null : sides;
+}
+
+/** A stride-1 NHWC correlation of x with filter, zero-padded by the convolution itself (no padded copy). */
+export function correlate(run: Run, x: TensorInfo, filter: TensorInfo, sides: [number, number][]): TensorInfo {
+  return run(
+    'Conv2D',
+    { x, filter },
+    { strides: [1, 1], pad: [[0, 0], ...sides, [0, 0]], dataFormat: 'NHWC', dilations: [1, 1] },
+  );
+}

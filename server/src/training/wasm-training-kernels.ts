@@ -10,7 +10,15 @@ import {
 } from '@tensorflow/tfjs-core';
 import { registerAllGradients } from './register-gradients.ts';
 import { depthwiseBackpropFilter, depthwiseBackpropInput } from './wasm-depthwise-kernels.ts';
-import { checkLayout, convInfo, padSpatial, type Run, runner } from './wasm-kernel-runner.ts';
+import {
+  checkLayout,
+  convInfo,
+  correlate,
+  fullCorrelationPadding,
+  padSpatial,
+  type Run,
+  runner,
+} from './wasm-kernel-runner.ts';
 
 /**
  * Training kernels for TF.js's wasm backend, built from its own fast forward kernels (XNNPACK
@@ -150,32 +158,15 @@ function filterGradientByCorrelation(
   x: TensorInfo,
   dy: TensorInfo,
   [kh, kw]: [number, number, number, number],
-  { top, left }: { top: number; left: number },
+  padInfo: { top: number; left: number },
 ): TensorInfo | null {
   const [, h, w] = x.shape as [number, number, number, number];
   const [, oh, ow] = dy.shape as [number, number, number, number];
-  const padTop = kh - 1 - top;
-  const padLeft = kw - 1 - left;
-  const padBottom = h + kh - 1 - oh - padTop;
-  const padRight = w + kw - 1 - ow - padLeft;
-  if (Math.min(padTop, padLeft, padBottom, padRight) < 0) return null;
+  const sides = fullCorrelationPadding([kh, kw], padInfo, [h, w], [oh, ow]);
+  if (!sides) return null;
   const input = run('Transpose', { x: dy }, { perm: [3, 1, 2, 0] });
   const filter = run('Transpose', { x }, { perm: [1, 2, 0, 3] });
-  const r = run(
-    'Conv2D',
-    { x: input, filter },
-    {
-      strides: [1, 1],
-      pad: [
-        [0, 0],
-        [padTop, padBottom],
-        [padLeft, padRight],
-        [0, 0],
-      ],
-      dataFormat: 'NHWC',
-      dilations: [1, 1],
-    },
-  );
+  const r = correlate(run, input, filter, sides);
   const reversed = run('Reverse', { x: r }, { dims: [1, 2] });
   const dw = run('Transpose', { x: reversed }, { perm: [1, 2, 3, 0] });
   free(input, filter, r, reversed);
@@ -193,34 +184,18 @@ const conv2dBackpropInput: KernelFunc = (args) => {
   // Strided convolutions keep the backend's own kernel (they would need zeros between dy's rows).
   if ((info.strideHeight !== 1 || info.strideWidth !== 1) && originalBackpropInput) return originalBackpropInput(args);
   const [kh, kw] = filter.shape as [number, number, number, number];
-  const { top, left } = info.padInfo;
   const [, h, w] = inputShape;
-  const { run, free } = runner(backend);
   // dx[i] = sum_k dy[i + top - k] * w[k]: dy padded so that a correlation with the rotated filter
-  // gives h x w; the convolution pads it itself, so no padded copy is made.
-  const padTop = kh - 1 - top;
-  const padLeft = kw - 1 - left;
-  const padBottom = h + kh - 1 - padTop - (dy.shape[1] as number);
-  const padRight = w + kw - 1 - padLeft - (dy.shape[2] as number);
-  // Padding past the filter's reach (a side below zero) keeps the backend's own kernel.
-  if (Math.min(padTop, padBottom, padLeft, padRight) < 0 && originalBackpropInput) return originalBackpropInput(args);
+  // gives h x w; padding past the filter's reach keeps the backend's own kernel.
+  const sides = fullCorrelationPadding([kh, kw], info.padInfo, [h, w], [dy.shape[1] as number, dy.shape[2] as number]);
+  if (!sides) {
+    if (originalBackpropInput) return originalBackpropInput(args);
+    throw new Error('Conv2DBackpropInput on wasm: padding wider than the filter is not supported');
+  }
+  const { run, free } = runner(backend);
   const rotated = run('Reverse', { x: filter }, { dims: [0, 1] });
   const swapped = run('Transpose', { x: rotated }, { perm: [0, 1, 3, 2] });
-  const dx = run(
-    'Conv2D',
-    { x: dy, filter: swapped },
-    {
-      strides: [1, 1],
-      pad: [
-        [0, 0],
-        [padTop, padBottom],
-        [padLeft, padRight],
-        [0, 0],
-      ],
-      dataFormat: 'NHWC',
-      dilations: [1, 1],
-    },
-  );
+  const dx = correlate(run, dy, swapped, sides);
   free(rotated, swapped);
   return dx;
 };
