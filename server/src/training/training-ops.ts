@@ -27,11 +27,6 @@ function columnSums(m: tf.Tensor2D): tf.Tensor2D {
   return tf.reshape(tf.matMul(m, ones, true, false), [1, cols]);
 }
 
-/** x * scale + shift, both per channel (the last axis). */
-function perChannel(x: tf.Tensor4D, scale: tf.Tensor1D, shift: tf.Tensor1D): tf.Tensor4D {
-  return tf.add(tf.mul(x, scale), shift) as tf.Tensor4D;
-}
-
 export interface BatchStatistics {
   mean: tf.Tensor1D;
   variance: tf.Tensor1D;
@@ -70,8 +65,9 @@ export function batchNormTraining(
     onStatistics({ mean: tf.keep(mean1), variance: tf.keep(variance1) });
     const rstd = tf.rsqrt(tf.add(variance1, epsilon)) as tf.Tensor1D;
     save([xIn, mean1, rstd, gIn]);
+    const scale = tf.mul(gIn, rstd);
     return {
-      value: perChannel(xIn, tf.mul(gIn, rstd), tf.sub(bIn, tf.mul(mean1, tf.mul(gIn, rstd)))),
+      value: tf.add(tf.mul(xIn, scale), tf.sub(bIn, tf.mul(mean1, scale))) as tf.Tensor4D,
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const [sx, sMean, sRstd, sGamma] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
         const dy4 = dy as tf.Tensor4D;

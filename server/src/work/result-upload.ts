@@ -38,9 +38,9 @@ export interface UploadOutcome {
  * an align item) and finite values. Credit is one per sample of the shard (or shared set) processed. The same upload
  * twice is one result; a different one for the same work item is refused.
  *
- * The bytes were written to `writer` and checked by `stream` as they arrived; they are flushed
- * while the database is asked for an earlier upload and the rest is checked, and become a blob
- * only once every check passed (the caller disposes of the writer, which drops them otherwise).
+ * The bytes were written to `writer` and checked by `stream` as they arrived; their tail is
+ * flushed while the rest is checked, and they become a blob only once every check passed (the
+ * caller disposes of the writer, which drops them otherwise).
  * Under a policy that needs no more than one structurally valid upload, the same statement that
  * stores the result settles the work item.
  */
