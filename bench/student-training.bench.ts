@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { testImages } from '../e2e/fixtures/campaign-api.ts';
+import { npyHeader } from '../server/src/export/npy-format.ts';
 import { initTfjs } from '../server/src/priors/tfjs-runtime.ts';
 import { trainStudent } from '../server/src/training/student-trainer.ts';
 import { prepareTraining } from '../server/src/training/wasm-training-kernels.ts';
@@ -56,15 +57,8 @@ const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length
 const wasmRuns: number[] = [];
 const cpu = await tfjsImagesPerSecond('cpu', CPU_COUNT, 1);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coopt-train-bench-'));
-const npy = (descr: string, shape: number[], data: ArrayBufferView) => {
-  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')},), }`;
-  header += `${' '.repeat(63 - ((header.length + 10) % 64))}\n`;
-  const h = Buffer.alloc(10);
-  h.write('\x93NUMPY', 0, 'latin1');
-  h.writeUInt8(1, 6);
-  h.writeUInt16LE(header.length, 8);
-  return Buffer.concat([h, Buffer.from(header, 'latin1'), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
-};
+const npy = (descr: '|u1' | '<f4', shape: number[], data: ArrayBufferView) =>
+  Buffer.concat([npyHeader(descr, shape), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
 fs.writeFileSync(path.join(dir, 'x.npy'), npy('|u1', [COUNT, 28, 28], pixels));
 fs.writeFileSync(path.join(dir, 'y.npy'), npy('<f4', [COUNT, N], targets));
 /** PyTorch's images/s and threads, or why there is no figure. */

@@ -1,5 +1,5 @@
 /** NPY v1.0 header for a little-endian C-order array: magic, version, length, dict, padded to 64 bytes. */
-export function npyHeader(descr: '<f4' | '<i8' | '<i4', shape: number[]): Uint8Array {
+export function npyHeader(descr: '<f4' | '<i8' | '<i4' | '|u1', shape: number[]): Uint8Array {
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
   let dict = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeText}, }`;
   const total = 10 + dict.length + 1;
