@@ -3,28 +3,27 @@ import * as tf from '@tensorflow/tfjs-core';
 /**
  * Two training ops with hand-written gradients, the hot spots of a student's step on wasm:
  * - batch normalisation, whose reductions over N, H and W (forward and backward) are written as
- *   matrix products with a row of ones, which XNNPACK runs far faster than the backend's
+ *   matrix products with a row of ones, which run far faster on wasm than the backend's
  *   reductions over leading axes (a transpose, then a sum);
  * - 2x2, stride-2 max pooling, whose gradient is a mask of the maxima times the upsampled incoming
  *   gradient: the wasm backend's own MaxPoolGrad disagrees with the cpu backend (tests show it).
  * Both give the same values as tfjs-core's own ops; the tests compare their gradients.
  */
 
-const onesColumns = new Map<number, tf.Tensor2D>();
+const onesRows = new Map<number, tf.Tensor2D>();
 
 /**
- * Sums of a [rows, cols] matrix over its rows, as m^T x ones[rows, 1] reshaped to [1, cols]. With the
- * big matrix as the product's left operand XNNPACK streams it as is; as the right operand it would
- * be packed again for every new tensor. The ones column is made once per row count.
+ * Sums of a [rows, cols] matrix over its rows, as ones[1, rows] x m. On wasm the project's SIMD
+ * product (`wasm-matmul-kernel.ts`) streams m once, in place. The ones row is made once per row count.
  */
 function columnSums(m: tf.Tensor2D): tf.Tensor2D {
-  const [rows, cols] = m.shape;
-  let ones = onesColumns.get(rows);
+  const [rows] = m.shape;
+  let ones = onesRows.get(rows);
   if (!ones) {
-    ones = tf.keep(tf.ones([rows, 1]) as tf.Tensor2D);
-    onesColumns.set(rows, ones);
+    ones = tf.keep(tf.ones([1, rows]) as tf.Tensor2D);
+    onesRows.set(rows, ones);
   }
-  return tf.reshape(tf.matMul(m, ones, true, false), [1, cols]);
+  return tf.matMul(ones, m);
 }
 
 export interface BatchStatistics {

@@ -1,4 +1,5 @@
 import {
+  type Conv2DAttrs,
   type Conv2DBackpropFilterAttrs,
   type Conv2DBackpropInputAttrs,
   getKernel,
@@ -19,6 +20,9 @@ import {
   type Run,
   runner,
 } from './wasm-kernel-runner.ts';
+import { simdBatchMatMul } from './wasm-matmul-kernel.ts';
+import { compileSimdKernels, simdKernelsFor } from './wasm-simd-module.ts';
+import { winogradBackpropFilter, winogradBackpropInput, winogradConv, winogradFits } from './wasm-winograd-conv.ts';
 
 /**
  * Training kernels for TF.js's wasm backend, built from its own fast forward kernels (XNNPACK
@@ -36,6 +40,9 @@ import {
  *   dW^T is one matrix product of dy^T [co, positions] with the patches [positions, kh*kw*ci];
  * - input gradient (stride 1): dx = conv(dy padded by k - 1 - pad, w rotated 180 degrees with its
  *   channel axes swapped), a "full" correlation.
+ *
+ * 3x3 stride-1 'same' convolutions whose channel counts are multiples of 8, and both their
+ * gradients, take Winograd's F(2x2, 3x3) instead (`wasm-winograd-conv.ts`).
  *
  * The depthwise gradients, which it lacks too, are in wasm-depthwise-kernels.ts.
  */
@@ -70,6 +77,35 @@ function identityFilter(backend: unknown, kh: number, kw: number, ci: number): T
   return filter;
 }
 
+/**
+ * The input's patches [positions, kh * kw * ci] under a convolution's strides and padding (row p
+ * holds the inputs output p saw), by the backend's own convolution with an identity filter.
+ */
+function patchesOf(
+  backend: unknown,
+  x: TensorInfo,
+  [kh, kw, ci]: number[],
+  attrs: { strides: number | [number, number]; pad: unknown; dimRoundingMode?: unknown },
+): TensorInfo {
+  if (!originalConv2D) throw new Error('the wasm backend has no Conv2D kernel');
+  const { run, free } = runner(backend);
+  const patches = originalConv2D({
+    inputs: { x, filter: identityFilter(backend, kh as number, kw as number, ci as number) },
+    backend: backend as never,
+    attrs: {
+      strides: attrs.strides,
+      pad: attrs.pad,
+      dataFormat: 'NHWC',
+      dilations: [1, 1],
+      dimRoundingMode: attrs.dimRoundingMode,
+    } as never,
+  }) as TensorInfo;
+  const positions = patches.shape.slice(0, 3).reduce((a, b) => a * b, 1);
+  const flat = run('Reshape', { x: patches }, { shape: [positions, (kh as number) * (kw as number) * (ci as number)] });
+  free(patches);
+  return flat;
+}
+
 /** dW of a convolution over a thin input, as patches^T x dy (see above). */
 function filterGradientByPatches(
   backend: unknown,
@@ -79,29 +115,24 @@ function filterGradientByPatches(
 ): TensorInfo {
   const [kh, kw, ci, co] = attrs.filterShape;
   const { run, free } = runner(backend);
-  const width = kh * kw * ci;
-  // The same strides and padding as the forward convolution, so row p holds the inputs output p saw.
-  const patches = run(
-    'Conv2D',
-    { x, filter: identityFilter(backend, kh, kw, ci) },
-    {
-      strides: attrs.strides,
-      pad: attrs.pad,
-      dataFormat: 'NHWC',
-      dilations: [1, 1],
-      dimRoundingMode: attrs.dimRoundingMode,
-    },
-  );
-  const positions = patches.shape.slice(0, 3).reduce((a, b) => a * b, 1);
-  const flat = run('Reshape', { x: patches }, { shape: [positions, width] });
+  const flat = patchesOf(backend, x, attrs.filterShape, attrs);
+  const [positions] = flat.shape as [number, number];
+  const dy2 = run('Reshape', { x: dy }, { shape: [positions, co] });
+  if (co % 8 === 0 && simdKernelsFor(backend)) {
+    // dW = patches^T x dy, [kh * kw * ci, co]: the SIMD product reads the patches down their
+    // columns, in place (`wasm-matmul-kernel.ts`).
+    const product = run('BatchMatMul', { a: flat, b: dy2 }, { transposeA: true, transposeB: false });
+    const dw = run('Reshape', { x: product }, { shape: [kh, kw, ci, co] });
+    free(flat, dy2, product);
+    return dw;
+  }
   // dW^T = dy^T x patches. XNNPACK packs a product's right operand anew for every new tensor, so
   // the thin patches [positions, width] go there and dy, transposed, streams through on the left.
-  const dy2 = run('Reshape', { x: dy }, { shape: [positions, co] });
   const dyT = run('Transpose', { x: dy2 }, { perm: [1, 0] });
   const product = run('BatchMatMul', { a: dyT, b: flat }, { transposeA: false, transposeB: false });
   const transposed = run('Transpose', { x: product }, { perm: [1, 0] });
   const dw = run('Reshape', { x: transposed }, { shape: [kh, kw, ci, co] });
-  free(patches, flat, dy2, dyT, product, transposed);
+  free(flat, dy2, dyT, product, transposed);
   return dw;
 }
 
@@ -109,6 +140,8 @@ const conv2dBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, dy } = inputs as unknown as { x: TensorInfo; dy: TensorInfo };
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as Conv2DBackpropFilterAttrs;
   checkLayout(dataFormat, 'Conv2DBackpropFilter');
+  if (winogradFits(backend, filterShape, convInfo(x.shape, filterShape, strides, pad, dimRoundingMode)))
+    return winogradBackpropFilter(backend, x, dy);
   const [fh, fw, fci] = filterShape;
   if (fh * fw * fci <= MAX_PATCH_WIDTH)
     return filterGradientByPatches(backend, x, dy, attrs as unknown as Conv2DBackpropFilterAttrs);
@@ -181,6 +214,7 @@ const conv2dBackpropInput: KernelFunc = (args) => {
   const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as Conv2DBackpropInputAttrs;
   checkLayout(dataFormat, 'Conv2DBackpropInput');
   const info = convInfo(inputShape, filter.shape, strides, pad, dimRoundingMode);
+  if (winogradFits(backend, filter.shape, info)) return winogradBackpropInput(backend, dy, filter);
   // Strided convolutions keep the backend's own kernel (they would need zeros between dy's rows).
   if ((info.strideHeight !== 1 || info.strideWidth !== 1) && originalBackpropInput) return originalBackpropInput(args);
   const [kh, kw] = filter.shape as [number, number, number, number];
@@ -200,28 +234,52 @@ const conv2dBackpropInput: KernelFunc = (args) => {
   return dx;
 };
 
-let registered = false;
+let originalConv2D: KernelFunc | null = null;
+
+/** The forward convolution: Winograd where it fits, the backend's own XNNPACK kernel elsewhere. */
+const conv2d: KernelFunc = (args) => {
+  const { inputs, backend, attrs } = args;
+  const { x, filter } = inputs as unknown as { x: TensorInfo; filter: TensorInfo };
+  const { strides, pad, dataFormat, dilations, dimRoundingMode } = attrs as unknown as Conv2DAttrs;
+  const [dh, dw] = typeof dilations === 'number' ? [dilations, dilations] : (dilations ?? [1, 1]);
+  if (
+    dh === 1 &&
+    dw === 1 &&
+    (dataFormat ?? 'NHWC') === 'NHWC' &&
+    winogradFits(backend, filter.shape, convInfo(x.shape, filter.shape, strides, pad, dimRoundingMode))
+  )
+    return winogradConv(backend, x, filter);
+  if (!originalConv2D) throw new Error('the wasm backend has no Conv2D kernel');
+  return originalConv2D(args);
+};
+
+/** Puts `kernelFunc` in place of the wasm backend's own kernel `name`, which it may call; returns that. */
+function replaceKernel(name: string, kernelFunc: KernelFunc): KernelFunc | null {
+  const shipped = getKernel(name, 'wasm');
+  if (shipped) unregisterKernel(name, 'wasm');
+  registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc, setupFunc: shipped?.setupFunc });
+  return shipped?.kernelFunc ?? null;
+}
+
+let registering: Promise<void> | null = null;
 
 /** Makes TF.js ready to train: every gradient, and the wasm backend's training kernels (once per process). */
 export async function prepareTraining(): Promise<void> {
   await registerAllGradients();
-  if (registered) return;
-  registered = true;
+  registering ??= registerWasmKernels();
+  await registering;
+}
+
+async function registerWasmKernels(): Promise<void> {
   const kernels: KernelConfig[] = [
     { kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2dBackpropFilter },
     { kernelName: 'DepthwiseConv2dNativeBackpropFilter', backendName: 'wasm', kernelFunc: depthwiseBackpropFilter },
     { kernelName: 'DepthwiseConv2dNativeBackpropInput', backendName: 'wasm', kernelFunc: depthwiseBackpropInput },
   ];
-  const shipped = getKernel('Conv2DBackpropInput', 'wasm');
-  if (shipped) {
-    originalBackpropInput = shipped.kernelFunc;
-    unregisterKernel('Conv2DBackpropInput', 'wasm');
-  }
-  kernels.push({
-    kernelName: 'Conv2DBackpropInput',
-    backendName: 'wasm',
-    kernelFunc: conv2dBackpropInput,
-    setupFunc: shipped?.setupFunc,
-  });
   for (const k of kernels) if (!getKernel(k.kernelName, k.backendName)) registerKernel(k);
+  await compileSimdKernels();
+  originalBackpropInput = replaceKernel('Conv2DBackpropInput', conv2dBackpropInput);
+  originalConv2D = replaceKernel('Conv2D', conv2d);
+  const shippedMatMul = getKernel('BatchMatMul', 'wasm');
+  if (shippedMatMul) replaceKernel('BatchMatMul', simdBatchMatMul(shippedMatMul.kernelFunc));
 }
