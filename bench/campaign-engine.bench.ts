@@ -164,6 +164,8 @@ try {
     select ${round?.id}, 'target', s.id, ${prior.id}, 1
     from generate_series(1, 12000) g cross join shards s
     where s.campaign_id = ${campaign.id} and s.index >= 0`;
+  // As the server does once it has opened a round's target items (`refreshClaimStatistics`).
+  await sql`analyze work_items`;
 
   const tokens = await Promise.all(
     Array.from(

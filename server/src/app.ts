@@ -1,8 +1,8 @@
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { AppDeps, AppEnv } from './http/app-env.ts';
 import { AppError } from './http/app-error.ts';
 import { handleError, handleNotFound } from './http/error-handler.ts';
+import { jsonBodyLimit } from './http/json-body-limit.ts';
 import { mountWebApp } from './http/web-app.ts';
 import { adminCampaignsRoute } from './routes/admin-campaigns/admin-campaigns.route.ts';
 import { adminDatasetsRoute } from './routes/admin-datasets/admin-datasets.route.ts';
@@ -29,11 +29,8 @@ export function createApp(deps: AppDeps, options: { webDist?: string } = {}) {
     c.set('deps', deps);
     await next();
   });
-  const jsonLimit = bodyLimit({
-    maxSize: deps.env.COOPT_MAX_BODY_BYTES,
-    onError: () => {
-      throw AppError.payloadTooLarge(deps.env.COOPT_MAX_BODY_BYTES);
-    },
+  const jsonLimit = jsonBodyLimit(deps.env.COOPT_MAX_BODY_BYTES, () => {
+    throw AppError.payloadTooLarge(deps.env.COOPT_MAX_BODY_BYTES);
   });
   app.use('/api/*', (c, next) =>
     STREAMING_UPLOADS.has(c.req.path) || SIZED_UPLOADS.test(c.req.path) ? next() : jsonLimit(c, next),

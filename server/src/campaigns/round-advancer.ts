@@ -16,7 +16,7 @@ import type { Database } from '../db/database.ts';
 import { alignments, campaigns, priorScores, results, rounds, shards, workItems } from '../db/schema.ts';
 import { completeRound } from '../export/round-export.ts';
 import { initTfjs, tf } from '../priors/tfjs-runtime.ts';
-import { rowsOf } from '../work/lease-scheduler.ts';
+import { refreshClaimStatistics, rowsOf } from '../work/lease-scheduler.ts';
 import { replicasOf, SHARED_SET_INDEX } from './create-campaign.ts';
 
 type Deps = { database: Database; blobs: BlobStore };
@@ -255,6 +255,7 @@ async function startTargeting(deps: Deps, round: Round): Promise<RoundProgress> 
       .where(eq(rounds.id, round.id));
   });
   if (unchanged) await completeRound(deps, round.id);
+  else await refreshClaimStatistics(db);
   return { status: unchanged ? 'complete' : 'targeting', bestModelId };
 }
 
