@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -68,6 +69,46 @@ const WARMUP_SECONDS = 1;
  * percentiles of the steps that started after the warm-up (steady state), and the p99 of the
  * warm-up's steps (every worker's first connection and request at once) apart.
  */
+/**
+ * The simulated volunteers' requests: node:http over kept-alive connections, for the server's
+ * figures and their baselines alike. Node's fetch cost this process most of a core at 200
+ * volunteers, on the two cores the server and Postgres share.
+ */
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1024 });
+function request(
+  method: 'GET' | 'POST' | 'PUT',
+  p: string,
+  headers: Record<string, string> = {},
+  body?: string | Uint8Array,
+): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${url}${p}`, { method, headers, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Bytes of a GET's body, counted as they arrive. */
+function download(p: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(`${url}${p}`, { agent }, (res) => {
+        let bytes = 0;
+        res.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+        });
+        res.on('end', () => resolve(bytes));
+        res.on('error', reject);
+      })
+      .on('error', reject);
+  });
+}
+
 async function load(workers: number, step: (w: number) => Promise<boolean>) {
   const steady: number[] = [];
   const warmup: number[] = [];
@@ -110,13 +151,6 @@ async function downloadRate(p: string, streams: number): Promise<number> {
 async function medianDownload(p: string): Promise<number> {
   const runs = [await downloadRate(p, 1), await downloadRate(p, 1), await downloadRate(p, 1)];
   return runs.sort((a, b) => a - b)[1] as number;
-}
-
-async function download(p: string): Promise<number> {
-  const res = await fetch(`${url}${p}`);
-  let bytes = 0;
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) bytes += chunk.length;
-  return bytes;
 }
 
 /** Per round: uploads timed one at a time; volunteers uploading at once, and how many each. */
@@ -174,28 +208,27 @@ try {
         ((await (await fetch(`${url}/api/volunteers`, { method: 'POST' })).json()) as { token: string }).token,
     ),
   );
-  const health = await load(VOLUNTEERS, async () => (await fetch(`${url}/api/health`)).ok);
+  const health = await load(VOLUNTEERS, async () => (await request('GET', '/api/health')).status === 200);
   const leased: { token: string; a: WorkAssignment }[] = [];
+  const claim = (w: number) =>
+    request(
+      'POST',
+      '/api/work/claim',
+      { authorization: `Bearer ${tokens[w]}`, 'content-type': 'application/json' },
+      '{"backends":["wasm"]}',
+    );
   const claimOnce = async (w: number) => {
-    const res = await fetch(`${url}/api/work/claim`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${tokens[w]}`, 'content-type': 'application/json' },
-      body: '{"backends":["wasm"]}',
-    });
+    const res = await claim(w);
     if (res.status !== 200) return false;
-    await res.json();
+    JSON.parse(res.body.toString());
     return true;
   };
   const single = await load(1, claimOnce);
   notes.push(`one volunteer alone: ${single.rate.toFixed(0)} claims/s, p50 ${single.p50.toFixed(1)} ms`);
   const claims = await load(VOLUNTEERS, async (w) => {
-    const res = await fetch(`${url}/api/work/claim`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${tokens[w]}`, 'content-type': 'application/json' },
-      body: '{"backends":["wasm"]}',
-    });
+    const res = await claim(w);
     if (res.status !== 200) return false;
-    const a = (await res.json()) as WorkAssignment;
+    const a = JSON.parse(res.body.toString()) as WorkAssignment;
     if (leased.length < 64) leased.push({ token: tokens[w] as string, a });
     return true;
   });
@@ -215,7 +248,7 @@ try {
   // durably (flushed to disk). Measured twice: one volunteer uploading at a time against one static
   // stream, and UPLOADERS volunteers at once (as a campaign's crowd uploads) against as many streams.
   // Bodies are encoded before the clock starts: the figure is the server's, not the client's encoder.
-  const uploads: { token: string; url: string; body: Uint8Array<ArrayBuffer> }[] = [];
+  const uploads: { token: string; path: string; body: Uint8Array<ArrayBuffer> }[] = [];
   for (const { token, a } of leased.slice(0, 1 + 3 * (SEQUENTIAL_UPLOADS + UPLOADERS * UPLOADS_EACH))) {
     const ids = Uint32Array.from(
       new Int32Array(
@@ -227,11 +260,11 @@ try {
       dim: a.rowDim,
       values: new Float32Array(ids.length * a.rowDim).map((_, i) => Math.sin(i)),
     });
-    uploads.push({ token, url: `${url}${a.resultUrl}`, body: body as Uint8Array<ArrayBuffer> });
+    uploads.push({ token, path: a.resultUrl, body: body as Uint8Array<ArrayBuffer> });
   }
   const send = async (u: (typeof uploads)[number]) => {
-    const res = await fetch(u.url, { method: 'PUT', headers: { authorization: `Bearer ${u.token}` }, body: u.body });
-    if (res.status !== 201) throw new Error(`upload failed: ${res.status} ${await res.text()}`);
+    const res = await request('PUT', u.path, { authorization: `Bearer ${u.token}` }, u.body);
+    if (res.status !== 201) throw new Error(`upload failed: ${res.status} ${res.body.toString()}`);
     return u.body.length;
   };
   /** MiB/s of `streams` volunteers each sending their share of `batch` one after another. */
@@ -309,6 +342,7 @@ try {
     goal: '>= 0.5x',
   });
 } finally {
+  agent.destroy();
   server.kill('SIGTERM');
   await new Promise((r) => (server.exitCode !== null ? r(null) : server.once('exit', r)));
   await sql.end();
