@@ -82,7 +82,9 @@ function request(
   body?: string | Uint8Array,
 ): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(`${url}${p}`, { method, headers, agent }, (res) => {
+    // A declared length, as browsers' fetch sends: the server sizes an upload's buffer by it.
+    const length = body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) };
+    const req = http.request(`${url}${p}`, { method, headers: { ...headers, ...length }, agent }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));

@@ -61,8 +61,9 @@ export class TargetStreamCheck {
   /**
    * A float32 is NaN or infinite exactly when its exponent bits are all ones: bits 0-6 of its
    * fourth (little-endian) byte and bit 7 of its third. A value split between chunks is found by
-   * its fourth byte; the values wholly inside a chunk are read as 32-bit words where the chunk's
-   * memory allows (4-byte aligned, a little-endian platform), else byte by byte.
+   * its fourth byte; the values wholly inside a chunk are read as 32-bit words: through a
+   * Uint32Array where the chunk's memory allows (4-byte aligned, a little-endian platform), else
+   * through a DataView.
    */
   private scanValues(chunk: Uint8Array, at: number, layout: Layout): void {
     const end = Math.min(this.received, layout.valuesEnd);
@@ -76,8 +77,10 @@ export class TargetStreamCheck {
     }
     const start = p - 3;
     const words = Math.floor((end - start) / 4);
-    if (words > 0 && LITTLE_ENDIAN && (chunk.byteOffset + start - at) % 4 === 0) {
-      const view = new Uint32Array(chunk.buffer, chunk.byteOffset + start - at, words);
+    if (words <= 0) return;
+    const offset = chunk.byteOffset + start - at;
+    if (LITTLE_ENDIAN && offset % 4 === 0) {
+      const view = new Uint32Array(chunk.buffer, offset, words);
       for (let i = 0; i < words; i++) {
         if (((view[i] as number) & 0x7f800000) === 0x7f800000) {
           this.firstBad = (start - layout.valuesStart) / 4 + i;
@@ -86,7 +89,15 @@ export class TargetStreamCheck {
       }
       return;
     }
-    for (; p < end; p += 4) if (this.nonFiniteAt(chunk, at, p)) return;
+    // Unaligned (a chunk's values need not start on a 4-byte boundary): little-endian words
+    // through a DataView, which reads them at any offset.
+    const view = new DataView(chunk.buffer, offset, words * 4);
+    for (let i = 0; i < words; i++) {
+      if ((view.getUint32(i * 4, true) & 0x7f800000) === 0x7f800000) {
+        this.firstBad = (start - layout.valuesStart) / 4 + i;
+        return;
+      }
+    }
   }
 
   /** Whether the value whose fourth byte is at `p` (this chunk starting at `at`) is NaN or infinite; records it if so. */
