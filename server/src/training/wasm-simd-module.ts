@@ -13,7 +13,7 @@ import wabt from 'wabt';
  * channels of each of the 16 is one matrix product. The transforms are only additions, four
  * channels at a time; the filter's G g G^T is small and done in TypeScript. Tensors are NHWC with
  * a channel count that is a multiple of 4, and the 16 planes of a transform lie one after another
- * in one buffer, each [planeRows, c] with a row per tile (planeRows is the tile count, or more):
+ * in one buffer, each [tiles, c]:
  *
  * - `inputTiles`: padded input [n, 2th + 2, 2tw + 2, c] to the planes V_pq = (B^T d B)_pq;
  * - `outputTiles`: the products' planes M_pq to the output [n, 2th, 2tw, c] = A^T M A;
@@ -96,12 +96,12 @@ const locals = (names: string[], type: string) => names.map((n) => `(local $${n}
  */
 function tileLoop(name: string, extraLocals: string, tileSetup: string, body: string): string {
   return `
-  (func (export "${name}") (param $map i32) (param $n i32) (param $th i32) (param $tw i32) (param $c i32) (param $planes i32) (param $planeRows i32)
+  (func (export "${name}") (param $map i32) (param $n i32) (param $th i32) (param $tw i32) (param $c i32) (param $planes i32)
     (local $cs i32) (local $planeBytes i32) (local $R i32) (local $j i32) (local $t i32) (local $off i32)
     (local $row i32) (local $col i32) (local $img i32)
     ${extraLocals}
     (local.set $cs (i32.mul (local.get $c) (i32.const 4)))
-    (local.set $planeBytes (i32.mul (local.get $planeRows) (local.get $cs)))
+    (local.set $planeBytes (i32.mul (i32.mul (local.get $n) (i32.mul (local.get $th) (local.get $tw))) (local.get $cs)))
     (local.set $R (i32.const 0))
     (block $rowsDone (loop $rows
       (br_if $rowsDone (i32.ge_u (local.get $R) (i32.mul (local.get $n) (local.get $th))))
@@ -149,7 +149,7 @@ const planeStores = () =>
     .map((pq, i) => `(v128.store (i32.add (local.get $p${i}) (local.get $off)) (local.get $v${pq}))`)
     .join('\n');
 
-/** Each plane's address for tile $t: planes + i * planeRows * c * 4 + t * c * 4. */
+/** Each plane's address for tile $t: planes + i * tiles * c * 4 + t * c * 4. */
 const planePointers = () =>
   Array.from(
     { length: 16 },
@@ -206,7 +206,7 @@ function moduleText(): string {
 )`;
 }
 
-type TileFn = (map: number, n: number, th: number, tw: number, c: number, planes: number, planeRows: number) => void;
+type TileFn = (map: number, n: number, th: number, tw: number, c: number, planes: number) => void;
 export interface SimdKernels {
   inputTiles: TileFn;
   outputTiles: TileFn;

@@ -1,11 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initTfjs } from '../priors/tfjs-runtime.ts';
+import { relativeError, sinusoid } from '../test/float-comparison.ts';
 import { prepareTraining } from './wasm-training-kernels.ts';
-
-/** Deterministic test values in [-0.8, 0.8]. */
-const sinusoid = (n: number, seed: number) =>
-  Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed) * 0.8);
 
 /**
  * The input and filter gradients of sum(conv(x, w) * sin(position)) on one backend, as plain
@@ -33,15 +30,6 @@ async function gradients(
   const out = { dx: (await dx.data()) as Float32Array, dw: (await dw.data()) as Float32Array };
   tf.dispose([xt, wt, dx, dw]);
   return out;
-}
-
-function relativeError(reference: Float32Array, candidate: Float32Array): number {
-  expect(candidate.length).toBe(reference.length);
-  const scale = Math.max(...reference.map(Math.abs));
-  let worst = 0;
-  for (let i = 0; i < reference.length; i++)
-    worst = Math.max(worst, Math.abs((reference[i] as number) - (candidate[i] as number)));
-  return worst / scale;
 }
 
 describe('wasm training kernels', () => {

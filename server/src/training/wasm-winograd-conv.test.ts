@@ -1,13 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initTfjs } from '../priors/tfjs-runtime.ts';
+import { relativeError, sinusoid } from '../test/float-comparison.ts';
 import { convInfo } from './wasm-kernel-runner.ts';
 import { prepareTraining } from './wasm-training-kernels.ts';
 import { winogradFits } from './wasm-winograd-conv.ts';
-
-/** Deterministic test values in [-0.8, 0.8]. */
-const sinusoid = (n: number, seed: number) =>
-  Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed) * 0.8);
 
 /** The output, input gradient and filter gradient of sum(conv(x, w) * sin(position)) on one backend. */
 async function convolution(
@@ -45,15 +42,6 @@ async function convolution(
   const leaked = tf.engine().backend.numDataIds() - buffers;
   tf.dispose([x, w]);
   return { ...out, leaked };
-}
-
-function relativeError(reference: Float32Array, candidate: Float32Array): number {
-  expect(candidate.length).toBe(reference.length);
-  const scale = Math.max(...reference.map(Math.abs));
-  let worst = 0;
-  for (let i = 0; i < reference.length; i++)
-    worst = Math.max(worst, Math.abs((reference[i] as number) - (candidate[i] as number)));
-  return worst / scale;
 }
 
 describe('Winograd F(2x2, 3x3) convolution on wasm', () => {

@@ -1,4 +1,4 @@
-import type { TensorInfo } from '@tensorflow/tfjs-core';
+import type { backend_util, TensorInfo } from '@tensorflow/tfjs-core';
 import { type Run, runner } from './wasm-kernel-runner.ts';
 import { FILTER_TRANSFORM, type SimdKernels, simdKernelsFor } from './wasm-simd-module.ts';
 
@@ -23,21 +23,7 @@ interface WasmBackend {
 }
 
 /** Whether a convolution of these shapes and padding takes the Winograd path on this backend. */
-export function winogradFits(
-  backend: unknown,
-  filterShape: number[],
-  info: {
-    strideHeight: number;
-    strideWidth: number;
-    dilationHeight: number;
-    dilationWidth: number;
-    padInfo: { top: number; left: number; bottom: number; right: number };
-    inHeight: number;
-    inWidth: number;
-    outHeight: number;
-    outWidth: number;
-  },
-): boolean {
+export function winogradFits(backend: unknown, filterShape: number[], info: backend_util.Conv2DInfo): boolean {
   const [kh, kw, ci, co] = filterShape as [number, number, number, number];
   const { padInfo: p } = info;
   return (
@@ -104,13 +90,13 @@ function pad(run: Run, x: TensorInfo, rows: [number, number], cols: [number, num
   return run('PadV2', { x }, { paddings: [[0, 0], rows, cols, [0, 0]], constantValue: 0 });
 }
 
-/** The 16 input planes of x [n, h, w, k], each with `rows` rows (at least one per tile). */
-function inputPlanes(backend: WasmBackend, run: Run, x: TensorInfo, rows: number): TensorInfo {
-  const { n, h, w, th, tw } = tiling(x.shape);
+/** The 16 input planes of x [n, h, w, k], each [tiles, k]. */
+function inputPlanes(backend: WasmBackend, run: Run, x: TensorInfo): TensorInfo {
+  const { n, h, w, th, tw, count } = tiling(x.shape);
   const k = x.shape[3] as number;
   const padded = pad(run, x, [1, 2 * th + 1 - h], [1, 2 * tw + 1 - w]);
-  const v = backend.makeOutput([16, rows, k], 'float32');
-  simdOf(backend).inputTiles(addressOf(backend, padded), n, th, tw, k, addressOf(backend, v), rows);
+  const v = backend.makeOutput([16, count, k], 'float32');
+  simdOf(backend).inputTiles(addressOf(backend, padded), n, th, tw, k, addressOf(backend, v));
   runner(backend).free(padded);
   return v;
 }
@@ -121,14 +107,13 @@ function convolveByPlanes(backend: WasmBackend, x: TensorInfo, u: TensorInfo, c:
   const { run, free } = runner(backend);
   const { n, h, w, th, tw, count } = tiling(x.shape);
   const k = x.shape[3] as number;
-  const rows = count;
-  const v = inputPlanes(backend, run, x, rows);
-  const m = backend.makeOutput([16, rows, c], 'float32');
+  const v = inputPlanes(backend, run, x);
+  const m = backend.makeOutput([16, count, c], 'float32');
   const [va, ua, ma] = [addressOf(backend, v), addressOf(backend, u), addressOf(backend, m)];
   for (let pq = 0; pq < 16; pq++)
-    simd.gemm(va + pq * rows * k * 4, k * 4, 4, ua + pq * k * c * 4, c * 4, ma + pq * rows * c * 4, rows, c, k, 0);
+    simd.gemm(va + pq * count * k * 4, k * 4, 4, ua + pq * k * c * 4, c * 4, ma + pq * count * c * 4, count, c, k, 0);
   const full = backend.makeOutput([n, 2 * th, 2 * tw, c], 'float32');
-  simd.outputTiles(addressOf(backend, full), n, th, tw, c, ma, rows);
+  simd.outputTiles(addressOf(backend, full), n, th, tw, c, ma);
   free(v, m);
   if (2 * th === h && 2 * tw === w) return full;
   const y = run('Slice', { x: full }, { begin: [0, 0, 0, 0], size: [n, h, w, c] });
@@ -136,39 +121,51 @@ function convolveByPlanes(backend: WasmBackend, x: TensorInfo, u: TensorInfo, c:
   return y;
 }
 
+/**
+ * x convolved with a 3x3 filter whose taps `tap(a, b)` are row-major [k, c] matrices (k the
+ * input's channels): the filter's planes, then the convolution by them.
+ */
+function convolveByFilter(
+  backend: WasmBackend,
+  x: TensorInfo,
+  tap: (a: number, b: number) => Float32Array,
+  c: number,
+): TensorInfo {
+  const u = filterPlanes(backend, tap, x.shape[3] as number, c);
+  const y = convolveByPlanes(backend, x, u, c);
+  runner(backend).free(u);
+  return y;
+}
+
+/** Filter g [3, 3, ci, co]'s tap (a, b), a view of the backend's heap. */
+function filterTap(backend: WasmBackend, filter: TensorInfo, a: number, b: number): Float32Array {
+  const [, , ci, co] = filter.shape as [number, number, number, number];
+  const size = ci * co;
+  return backend.typedArrayFromHeap(filter).subarray((a * 3 + b) * size, (a * 3 + b + 1) * size);
+}
+
 /** y = conv(x, g), 3x3, stride 1, 'same'. */
 export function winogradConv(backendRef: unknown, x: TensorInfo, filter: TensorInfo): TensorInfo {
   const backend = backendRef as WasmBackend;
-  const [, , ci, co] = filter.shape as [number, number, number, number];
-  const g = backend.typedArrayFromHeap(filter);
-  const size = ci * co;
-  const u = filterPlanes(backend, (a, b) => g.subarray((a * 3 + b) * size, (a * 3 + b + 1) * size), ci, co);
-  const y = convolveByPlanes(backend, x, u, co);
-  runner(backend).free(u);
-  return y;
+  return convolveByFilter(backend, x, (a, b) => filterTap(backend, filter, a, b), filter.shape[3] as number);
 }
 
 /** dx of y = conv(x, g): dy convolved with g rotated 180 degrees, its channel axes swapped. */
 export function winogradBackpropInput(backendRef: unknown, dy: TensorInfo, filter: TensorInfo): TensorInfo {
   const backend = backendRef as WasmBackend;
   const [, , ci, co] = filter.shape as [number, number, number, number];
-  const g = backend.typedArrayFromHeap(filter);
-  const size = ci * co;
-  const u = filterPlanes(
+  return convolveByFilter(
     backend,
+    dy,
     (a, b) => {
       // g[2 - a, 2 - b] as [co, ci].
-      const tap = g.subarray(((2 - a) * 3 + (2 - b)) * size, ((2 - a) * 3 + (2 - b) + 1) * size);
-      const swapped = new Float32Array(size);
+      const tap = filterTap(backend, filter, 2 - a, 2 - b);
+      const swapped = new Float32Array(ci * co);
       for (let i = 0; i < ci; i++) for (let o = 0; o < co; o++) swapped[o * ci + i] = tap[i * co + o] as number;
       return swapped;
     },
-    co,
     ci,
   );
-  const dx = convolveByPlanes(backend, dy, u, ci);
-  runner(backend).free(u);
-  return dx;
 }
 
 /** dW [3, 3, ci, co] of y = conv(x, g) from x and dy. */
@@ -179,11 +176,11 @@ export function winogradBackpropFilter(backendRef: unknown, x: TensorInfo, dy: T
   const { n, h, w, th, tw, count } = tiling(x.shape);
   const ci = x.shape[3] as number;
   const co = dy.shape[3] as number;
-  const v = inputPlanes(backend, run, x, count);
+  const v = inputPlanes(backend, run, x);
   // dy past the map (odd sizes) is zero: the cropped outputs had no gradient.
   const even = 2 * th === h && 2 * tw === w ? dy : pad(run, dy, [0, 2 * th - h], [0, 2 * tw - w]);
   const dm = backend.makeOutput([16, count, co], 'float32');
-  simd.gradientTiles(addressOf(backend, even), n, th, tw, co, addressOf(backend, dm), count);
+  simd.gradientTiles(addressOf(backend, even), n, th, tw, co, addressOf(backend, dm));
   // dU_pq [ci, co] = V_pq^T dM_pq: V read down its columns (row stride 4 bytes, depth stride ci * 4).
   const du = backend.makeOutput([16, ci, co], 'float32');
   const [va, dma, dua] = [addressOf(backend, v), addressOf(backend, dm), addressOf(backend, du)];
