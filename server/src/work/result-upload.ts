@@ -1,12 +1,12 @@
-import zlib from 'node:zlib';
 import { ErrorCode, type VerificationPolicy } from '@coopt/shared';
-import { decodeTargets, TargetCodecError, type TargetStreamCheck } from '@coopt/shared/math';
+import { type CheckedTargets, TargetCodecError } from '@coopt/shared/math';
 import { and, eq, sql } from 'drizzle-orm';
 import type { BlobStore, BlobWriter } from '../blobs/blob-store.ts';
 import type { Database } from '../db/database.ts';
 import { results } from '../db/schema.ts';
 import { AppError } from '../http/app-error.ts';
 import type { HashedBody } from '../http/hashed-body.ts';
+import type { TargetUploadReader } from './target-upload-reader.ts';
 import type { LeaseContext } from './work-assignment.ts';
 
 const bad = (message: string) => new AppError(422, ErrorCode.BadTargets, message);
@@ -38,7 +38,7 @@ export interface UploadOutcome {
  * an align item) and finite values. Credit is one per sample of the shard (or shared set) processed. The same upload
  * twice is one result; a different one for the same work item is refused.
  *
- * The bytes were written to `writer` and checked by `stream` as they arrived; their tail is
+ * The bytes were written to `writer` and read by `upload` as they arrived; their tail is
  * flushed while the rest is checked, and they become a blob only once every check passed (the
  * caller disposes of the writer, which drops them otherwise).
  * Under a policy that needs no more than one structurally valid upload, the same statement that
@@ -50,7 +50,7 @@ export async function acceptResult(
   volunteerId: string,
   body: HashedBody,
   writer: BlobWriter,
-  stream: TargetStreamCheck,
+  upload: TargetUploadReader,
 ): Promise<UploadOutcome> {
   const checksum = body.sha256;
   const staging = writer.finish(checksum);
@@ -66,7 +66,7 @@ export async function acceptResult(
       'this lease has expired and its work went back to the pool; claim new work',
     );
   }
-  const rows = await checkTargets(deps.blobs, ctx, body.bytes, stream);
+  const rows = await checkTargets(deps.blobs, ctx, upload);
   const blob = await (await staging).commit();
   const settles =
     ctx.item.phase !== 'align' &&
@@ -124,52 +124,35 @@ async function earlierUpload(
 }
 
 /** The upload's structural checks; returns its row count, or throws 422 naming the first problem. */
-async function checkTargets(
-  blobs: BlobStore,
-  ctx: LeaseContext,
-  body: Uint8Array,
-  stream: TargetStreamCheck,
-): Promise<number> {
-  let decoded: ReturnType<typeof decodeTargets>;
+async function checkTargets(blobs: BlobStore, ctx: LeaseContext, upload: TargetUploadReader): Promise<number> {
+  let checked: CheckedTargets;
   try {
-    decoded = decodeTargets(body, { crc32: (b) => zlib.crc32(b), checksum: stream.checksum });
+    checked = upload.finish();
   } catch (err) {
     if (err instanceof TargetCodecError) throw bad(err.message);
     throw err;
   }
-  if (decoded.dim !== ctx.rowDim) throw bad(`rows have ${decoded.dim} values; this work item needs ${ctx.rowDim}`);
+  const { ids, dim } = checked;
+  if (dim !== ctx.rowDim) throw bad(`rows have ${dim} values; this work item needs ${ctx.rowDim}`);
   if (ctx.item.phase === 'align') {
     // The map's rows are numbered 0..featureDim: T_k's rows, then the bias.
-    if (decoded.ids.length !== ctx.rowCount)
-      throw bad(
-        `${decoded.ids.length} rows uploaded; the map of a ${ctx.rowCount - 1}-feature prior has ${ctx.rowCount}`,
-      );
+    if (ids.length !== ctx.rowCount)
+      throw bad(`${ids.length} rows uploaded; the map of a ${ctx.rowCount - 1}-feature prior has ${ctx.rowCount}`);
     for (let i = 0; i < ctx.rowCount; i++) {
-      if (decoded.ids[i] !== i) throw bad(`map row ${i} is numbered ${decoded.ids[i]}`);
+      if (ids[i] !== i) throw bad(`map row ${i} is numbered ${ids[i]}`);
     }
   } else {
     const expected = await shardSampleIds(blobs, ctx.shard.sampleIdsBlobKey);
-    if (decoded.ids.length !== expected.length)
-      throw bad(`${decoded.ids.length} rows uploaded; the shard has ${expected.length} samples`);
+    if (ids.length !== expected.length)
+      throw bad(`${ids.length} rows uploaded; the shard has ${expected.length} samples`);
     for (let i = 0; i < expected.length; i++) {
-      if (decoded.ids[i] !== expected[i])
-        throw bad(`row ${i} is sample ${decoded.ids[i]}; the shard lists sample ${expected[i]} there`);
+      if (ids[i] !== expected[i])
+        throw bad(`row ${i} is sample ${ids[i]}; the shard lists sample ${expected[i]} there`);
     }
   }
-  const values = decoded.values;
-  // The stream check scanned float32 values as they arrived; anything else is scanned here.
-  let firstBad = stream.firstNonFinite ?? -1;
-  for (let i = stream.firstNonFinite === undefined ? 0 : values.length; i < values.length; i++) {
-    const x = values[i] as number;
-    // x - x is NaN exactly for NaN and +-Infinity, and far cheaper than Number.isFinite on typed arrays.
-    if (x - x !== 0) {
-      firstBad = i;
-      break;
-    }
+  if (checked.firstNonFinite >= 0) {
+    const row = Math.floor(checked.firstNonFinite / dim);
+    throw bad(`row ${row} (sample ${ids[row]}) holds ${checked.nonFiniteValue}`);
   }
-  if (firstBad >= 0) {
-    const row = Math.floor(firstBad / decoded.dim);
-    throw bad(`row ${row} (sample ${decoded.ids[row]}) holds ${values[firstBad]}`);
-  }
-  return decoded.ids.length;
+  return ids.length;
 }

@@ -22,5 +22,5 @@ export {
 } from './ridge-alignment.ts';
 export { SeededRandom } from './seeded-random.ts';
 export * from './target-codec.ts';
-export { TargetStreamCheck } from './target-stream-check.ts';
+export { TargetStreamDecoder } from './target-stream-decoder.ts';
 export { UNIFORMITY_T, uniformityValue } from './uniformity.ts';

@@ -65,16 +65,27 @@ export function encodeTargets(batch: TargetBatch, dtype: TargetDtype = 'float32'
 export interface DecodeOptions {
   /** A faster CRC-32 where the platform has one (Node's zlib.crc32); same results as `crc32`. */
   crc32?: (bytes: Uint8Array) => number;
-  /** The CRC-32 of every byte before the checksum, already computed as the bytes arrived (TargetStreamCheck). */
-  checksum?: number;
 }
 
-/** Decodes and checks a target upload; every malformation is a TargetCodecError that says what is wrong. */
-export function decodeTargets(bytes: Uint8Array, options: DecodeOptions = {}): TargetBatch & { dtype: TargetDtype } {
-  if (bytes.length < TARGET_HEADER_BYTES + 4)
-    throw new TargetCodecError(`${bytes.length} bytes is shorter than a target header`);
+/** What a target header says, once it is checked against the upload's length. */
+export interface TargetHeader {
+  dtype: TargetDtype;
+  count: number;
+  dim: number;
+  /** Where the values start: after the header and the ids. */
+  valuesStart: number;
+  /** Bytes before the checksum. */
+  end: number;
+}
+
+/**
+ * Checks the header in `bytes` (at least its first TARGET_HEADER_BYTES) against an upload of
+ * `length` bytes: the magic, version, dtype, and that the rows it declares fill exactly that many.
+ */
+export function readTargetHeader(bytes: Uint8Array, length: number): TargetHeader {
+  if (length < TARGET_HEADER_BYTES + 4) throw new TargetCodecError(`${length} bytes is shorter than a target header`);
   if (MAGIC.some((m, i) => bytes[i] !== m)) throw new TargetCodecError('not a CoOpt target file (bad magic)');
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, TARGET_HEADER_BYTES);
   const version = view.getUint16(4, true);
   if (version !== TARGET_CODEC_VERSION) throw new TargetCodecError(`target format version ${version} is not supported`);
   const code = view.getUint8(6);
@@ -83,17 +94,35 @@ export function decodeTargets(bytes: Uint8Array, options: DecodeOptions = {}): T
   const count = view.getUint32(8, true);
   const dim = view.getUint32(12, true);
   const expected = encodedTargetBytes(count, dim, dtype);
-  if (bytes.length !== expected) {
+  if (length !== expected) {
     throw new TargetCodecError(
-      `header says ${count} rows of ${dim} ${dtype} (${expected} bytes) but the upload is ${bytes.length} bytes`,
+      `header says ${count} rows of ${dim} ${dtype} (${expected} bytes) but the upload is ${length} bytes`,
     );
   }
-  const end = expected - 4;
-  const checksum = options.checksum ?? (options.crc32 ?? crc32)(bytes.subarray(0, end));
-  if (view.getUint32(end, true) !== checksum) throw new TargetCodecError('checksum mismatch: the upload is corrupted');
-  const ids = new Uint32Array(count);
-  let o = TARGET_HEADER_BYTES;
-  for (let i = 0; i < count; i++, o += 4) ids[i] = view.getUint32(o, true);
+  return { dtype, count, dim, valuesStart: TARGET_HEADER_BYTES + 4 * count, end: expected - 4 };
+}
+
+/** The sample ids of a checked header, read from `bytes` (the upload, or at least up to its values). */
+export function readTargetIds(bytes: Uint8Array, header: TargetHeader): Uint32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, header.valuesStart);
+  const ids = new Uint32Array(header.count);
+  for (let i = 0, o = TARGET_HEADER_BYTES; i < header.count; i++, o += 4) ids[i] = view.getUint32(o, true);
+  return ids;
+}
+
+/** Compares the checksum stored after byte `end` with the CRC-32 of the bytes before it. */
+export function checkTargetChecksum(stored: number, computed: number): void {
+  if (stored !== computed) throw new TargetCodecError('checksum mismatch: the upload is corrupted');
+}
+
+/** Decodes and checks a target upload; every malformation is a TargetCodecError that says what is wrong. */
+export function decodeTargets(bytes: Uint8Array, options: DecodeOptions = {}): TargetBatch & { dtype: TargetDtype } {
+  const header = readTargetHeader(bytes, bytes.length);
+  const { dtype, count, dim, end } = header;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  checkTargetChecksum(view.getUint32(end, true), (options.crc32 ?? crc32)(bytes.subarray(0, end)));
+  const ids = readTargetIds(bytes, header);
+  let o = header.valuesStart;
   if (dtype === 'float32' && LITTLE_ENDIAN) {
     // The common case on every current platform: a view of the upload's own bytes where they are
     // 4-byte aligned, else one copy; never a DataView read per value.
@@ -116,6 +145,27 @@ export function decodeTargets(bytes: Uint8Array, options: DecodeOptions = {}): T
     }
   }
   return { ids, dim, values, dtype };
+}
+
+/** What the server checks of an upload beyond its format: its ids, its row width and its first non-finite value. */
+export interface CheckedTargets {
+  ids: Uint32Array;
+  dim: number;
+  /** The index of the first NaN or infinite value, or -1 when every value is finite. */
+  firstNonFinite: number;
+  /** That value; NaN when there is none. */
+  nonFiniteValue: number;
+}
+
+/** A decoded upload's checks (the stream decoder gives the same without the values). */
+export function checkDecodedTargets(batch: TargetBatch): CheckedTargets {
+  const { ids, dim, values } = batch;
+  for (let i = 0; i < values.length; i++) {
+    const x = values[i] as number;
+    // x - x is NaN exactly for NaN and +-Infinity, and far cheaper than Number.isFinite on typed arrays.
+    if (x - x !== 0) return { ids, dim, firstNonFinite: i, nonFiniteValue: x };
+  }
+  return { ids, dim, firstNonFinite: -1, nonFiniteValue: Number.NaN };
 }
 
 const CRC_TABLE = (() => {

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import zlib from 'node:zlib';
 import { claimRequestSchema, ErrorCode } from '@coopt/shared';
-import { encodedTargetBytes, TargetStreamCheck } from '@coopt/shared/math';
+import { encodedTargetBytes } from '@coopt/shared/math';
 import { and, eq } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { z } from 'zod';
@@ -12,12 +11,13 @@ import { alignments, priorScores } from '../../db/schema.ts';
 import { completeRound } from '../../export/round-export.ts';
 import { type AppEnv, createRouter } from '../../http/app-env.ts';
 import { AppError } from '../../http/app-error.ts';
-import { BodyCollector, readHashedBody } from '../../http/hashed-body.ts';
+import { readHashedBody } from '../../http/hashed-body.ts';
 import { validate } from '../../http/validate.ts';
 import { requireVolunteer } from '../../http/volunteer-auth.ts';
 import { claimWork, heartbeat } from '../../work/lease-scheduler.ts';
 import { settleWorkItem } from '../../work/replica-quorum.ts';
 import { acceptResult } from '../../work/result-upload.ts';
+import { TargetUploadReader } from '../../work/target-upload-reader.ts';
 import { grantContext, type LeaseContext, leaseContext, toAssignment } from '../../work/work-assignment.ts';
 
 const leaseParam = z.object({ id: z.coerce.number().int().positive() });
@@ -109,31 +109,24 @@ export const workRoute = createRouter()
     if (Number.isFinite(declared) && declared > uploadLimit) throw AppError.payloadTooLarge(uploadLimit);
     // Under the Node server, c.env holds the request's own stream; app.request (tests) has none.
     const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-    // The lease is looked up while the body arrives, is hashed, checked and written to a staged
+    // The lease is looked up while the body arrives, is hashed, read and written to a staged
     // blob; a refusal drops the body and the staged bytes.
     const writer = c.var.deps.blobs.openWriter();
-    const stream = new TargetStreamCheck((bytes, previous) => zlib.crc32(bytes, previous));
+    const upload = new TargetUploadReader();
     try {
-      const collected = new BodyCollector();
-      const reading = readHashedBody(
-        c.req.raw,
-        incoming,
-        uploadLimit,
-        (chunk) => {
-          writer.write(chunk);
-          stream.feed(chunk);
-        },
-        collected,
-      );
+      const reading = readHashedBody(c.req.raw, incoming, uploadLimit, (chunk) => {
+        writer.write(chunk);
+        upload.feed(chunk);
+      });
       reading.catch(() => undefined);
       const ctx = await ownLease(c, c.req.valid('param').id);
       const limit = Math.max(encodedTargetBytes(ctx.rowCount, ctx.rowDim, 'float32'), 64);
       if (Number.isFinite(declared) && declared > limit) throw AppError.payloadTooLarge(limit);
-      // Only now is the declared length known to fit this lease: the rest is copied into place.
-      if (Number.isFinite(declared)) collected.expect(declared);
+      // Only now is the declared length known to fit this lease: a body kept whole is copied into place.
+      if (Number.isFinite(declared)) upload.expect(declared);
       const body = await reading;
-      if (body.bytes.length > limit) throw AppError.payloadTooLarge(limit);
-      const { settled, ...outcome } = await acceptResult(c.var.deps, ctx, c.var.volunteer.id, body, writer, stream);
+      if (body.size > limit) throw AppError.payloadTooLarge(limit);
+      const { settled, ...outcome } = await acceptResult(c.var.deps, ctx, c.var.volunteer.id, body, writer, upload);
       if (!outcome.duplicate && (settled || (await settleWorkItem(c.var.deps, ctx.item.id)) === 'done')) {
         // The last settled score item publishes the reference and opens the align items; the last
         // map opens the target items; the last settled shard completes the round and writes the export.

@@ -109,7 +109,21 @@ describe.each(databaseKinds())('volunteer work API on %s', (kind) => {
     const cases: [Uint8Array, number, string][] = [
       [rows(ids, 4), 422, 'rows have 4 values; this work item needs 5'],
       [rows(Uint32Array.from([...ids].reverse()), 5), 422, 'row 0 is sample'],
-      [rows(ids, 5, (i) => (i === 7 ? Number.NaN : 1)), 422, 'row 1 (sample'],
+      [rows(ids, 5, (i) => (i === 7 ? Number.NaN : 1)), 422, `row 1 (sample ${ids[1]}) holds NaN`],
+      [
+        rows(ids, 5, (i) => (i >= 243 ? Number.NEGATIVE_INFINITY : 1)),
+        422,
+        `row 48 (sample ${ids[48]}) holds -Infinity`,
+      ],
+      // float16 is kept whole and decoded at the end, with the same checks.
+      [
+        encodeTargets(
+          { ids, dim: 5, values: Float32Array.from({ length: 250 }, (_, i) => (i === 12 ? 1e6 : 1)) },
+          'float16',
+        ),
+        422,
+        `row 2 (sample ${ids[2]}) holds Infinity`,
+      ],
       [new TextEncoder().encode('not targets at all, just some text'), 422, 'bad magic'],
       [new Uint8Array(10_000), 413, 'larger than the limit'],
     ];
