@@ -49,12 +49,24 @@ export interface MigrationState {
   applied: number;
 }
 
+/** The journals read so far, by folder: they ship with the code, so one read per process is enough. */
+const journals = new Map<string, JournalEntry[]>();
+
+function cachedJournal(dir: string): JournalEntry[] {
+  let entries = journals.get(dir);
+  if (!entries) {
+    entries = readJournal(dir);
+    journals.set(dir, entries);
+  }
+  return entries;
+}
+
 export async function migrationState(database: Database, dir = migrationsDir): Promise<MigrationState> {
   const rows = await database.rows<{ created_at: string | number }>(
     sql`select created_at from drizzle.__drizzle_migrations order by created_at desc`,
   );
   const newest = rows[0];
   if (!newest) return { latest: null, applied: 0 };
-  const entry = readJournal(dir).find((e) => e.when === Number(newest.created_at));
+  const entry = cachedJournal(dir).find((e) => e.when === Number(newest.created_at));
   return { latest: entry?.tag ?? null, applied: rows.length };
 }
