@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BlobNotFoundError, BlobRangeError, BlobTooLargeError } from './blob-store.ts';
 import { LocalBlobStore } from './local-blob-store.ts';
 
@@ -95,6 +95,23 @@ describe('LocalBlobStore', () => {
     expect(info).toEqual({ key: sha256(bytes), size: bytes.length });
     expect(Buffer.from(await store.get(info.key)).equals(bytes)).toBe(true);
     expect(fs.readdirSync(path.join(root, 'tmp'))).toEqual([]);
+  });
+
+  it('keeps the blob already stored under a key when the same bytes are committed again', async () => {
+    const bytes = randomBytes(1 << 20);
+    const first = store.openWriter();
+    first.write(bytes);
+    await (await first.finish(sha256(bytes))).commit();
+    const stored = fs.statSync(path.join(root, sha256(bytes).slice(0, 2), sha256(bytes).slice(2, 4), sha256(bytes)));
+    const again = store.openWriter();
+    for (let at = 0; at < bytes.length; at += 100_000) again.write(bytes.subarray(at, at + 100_000));
+    expect(await (await again.finish(sha256(bytes))).commit()).toEqual({ key: sha256(bytes), size: bytes.length });
+    await again.dispose();
+    const after = fs.statSync(path.join(root, sha256(bytes).slice(0, 2), sha256(bytes).slice(2, 4), sha256(bytes)));
+    expect(after.ino).toBe(stored.ino);
+    expect(Buffer.from(await store.get(sha256(bytes))).equals(bytes)).toBe(true);
+    // The second copy is removed after the commit returned.
+    await vi.waitFor(() => expect(fs.readdirSync(path.join(root, 'tmp'))).toEqual([]));
   });
 
   it('reports a write that cannot happen when the blob is finished, and commits nothing', async () => {

@@ -1,26 +1,39 @@
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { BlobInfo, BlobKey, BlobWriter, StagedBlob } from './blob-store.ts';
 
-/** Bytes written since the last flush that start a flush while the rest still arrives. */
-const FLUSH_EVERY = 1 << 20;
+/** Bytes gathered before they go to the disk in one write. */
+const WRITE_EVERY = 1 << 19;
 /** The most buffers one writev takes (Linux's IOV_MAX). */
 const MAX_BUFFERS = 1024;
+/** Writes return once their bytes are on stable storage; where the platform lacks it, `finish` flushes. */
+const O_DSYNC: number = fs.constants.O_DSYNC ?? 0;
 
 /**
- * A blob written to a temporary file while its chunks arrive (an upload), flushed to disk as it
- * goes: every chunk queued while the file was busy goes out in one writev, and once a mebibyte
- * is written since the last flush a datasync runs. So when the last chunk is in, only the tail is
- * left to flush, and the disk worked while the network did. Nothing is visible under a key until
- * `commit` renames the file into place; `dispose` drops whatever was not committed.
+ * A blob written to a temporary file while its chunks arrive (an upload), durable as it goes.
+ * The file is opened for synchronized writes (O_DSYNC: a write returns once its bytes are on
+ * stable storage), and every half mebibyte that arrives goes to libuv's thread pool at once, as
+ * a write at its own offset, whether or not the earlier ones are done. Nothing waits on the event
+ * loop between writes: Node reads a fast upload's socket up to 2 MiB per loop turn, so a chain of
+ * writes (or flushes), each started when the previous one's completion came back, made almost no
+ * progress until the body had ended and left the whole file to write then. So the disk works
+ * while the network does, and when the last chunk is in only the tail is left to write.
+ * The file is opened synchronously for the same reason (it costs microseconds).
+ * Nothing is visible under a key until `commit` links the file into place; `dispose` drops
+ * whatever was not committed.
  */
 export class StagedFileWriter implements BlobWriter {
-  private readonly opened: Promise<fsp.FileHandle>;
-  private pending: Uint8Array[] = [];
-  private draining: Promise<void> | null = null;
+  private fd: number | null = null;
+  private batch: Uint8Array[] = [];
+  private batchBytes = 0;
   private failure: unknown = null;
   private size = 0;
-  private unflushed = 0;
+  /** Bytes handed to the thread pool so far: where the next write starts. */
+  private issued = 0;
+  /** Writes (and flushes) under way. */
+  private inFlight = 0;
+  private onIdle: (() => void)[] = [];
   private disposed = false;
   private closed = false;
   private committed = false;
@@ -29,35 +42,44 @@ export class StagedFileWriter implements BlobWriter {
     private readonly tmpPath: string,
     private readonly pathOf: (key: BlobKey) => string,
   ) {
-    this.opened = fsp.open(tmpPath, 'wx');
-    this.opened.catch((err: unknown) => {
-      this.failure ??= err;
-    });
+    try {
+      this.fd = fs.openSync(
+        tmpPath,
+        fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | O_DSYNC,
+        0o644,
+      );
+    } catch (err) {
+      this.failure = err;
+    }
   }
 
   write(chunk: Uint8Array): void {
     if (this.disposed || this.failure !== null) return;
     this.size += chunk.byteLength;
-    this.pending.push(chunk);
-    this.draining ??= this.drain();
+    this.batch.push(chunk);
+    this.batchBytes += chunk.byteLength;
+    if (this.batchBytes >= WRITE_EVERY || this.batch.length >= MAX_BUFFERS) this.issue();
   }
 
   async finish(sha256: BlobKey): Promise<StagedBlob> {
     const final = this.pathOf(sha256);
-    await this.draining;
-    if (this.failure === null && this.unflushed > 0) {
-      try {
-        await (await this.opened).datasync();
-      } catch (err) {
-        this.failure ??= err;
-      }
+    // The blob's directory is made while the tail is written.
+    const dir = ensureDir(path.dirname(final));
+    dir.catch(() => undefined);
+    this.issue();
+    await this.idle();
+    if (O_DSYNC === 0 && this.failure === null && this.fd !== null) {
+      this.start();
+      fs.fdatasync(this.fd, (err) => this.done(err));
+      await this.idle();
     }
     await this.close();
     if (this.failure !== null) throw this.failure;
     const size = this.size;
     return {
       commit: async (): Promise<BlobInfo> => {
-        await renameInto(this.tmpPath, final);
+        await dir;
+        await linkInto(this.tmpPath, final);
         this.committed = true;
         return { key: sha256, size };
       },
@@ -68,80 +90,110 @@ export class StagedFileWriter implements BlobWriter {
     // A committed blob is closed and in place already: nothing is left to drop.
     if (this.committed) return;
     this.disposed = true;
-    this.pending = [];
-    await this.draining;
+    this.batch = [];
+    this.batchBytes = 0;
+    await this.idle();
     await this.close();
     await fsp.rm(this.tmpPath, { force: true });
   }
 
-  /** Writes whatever is queued, batch by batch, until the queue is empty (or a write failed). */
-  private async drain(): Promise<void> {
-    try {
-      const fh = await this.opened;
-      while (this.pending.length > 0 && this.failure === null && !this.disposed) {
-        const batch = this.pending.splice(0, MAX_BUFFERS);
-        this.unflushed += await writeAll(fh, batch);
-        if (this.unflushed >= FLUSH_EVERY) {
-          this.unflushed = 0;
-          await fh.datasync();
-        }
+  /** Hands the gathered chunks to the thread pool as one write at their offset. */
+  private issue(): void {
+    const fd = this.fd;
+    const buffers = this.batch;
+    const bytes = this.batchBytes;
+    this.batch = [];
+    this.batchBytes = 0;
+    if (fd === null || bytes === 0 || this.failure !== null || this.disposed) return;
+    this.writeAt(fd, buffers, this.issued);
+    this.issued += bytes;
+  }
+
+  private writeAt(fd: number, buffers: Uint8Array[], position: number): void {
+    this.start();
+    fs.writev(fd, buffers, position, (err, written) => {
+      // A short write (rare for a regular file) goes on from where it stopped.
+      if (!err) {
+        const rest = skipBytes(buffers, written);
+        if (rest.length > 0 && this.failure === null) this.writeAt(fd, rest, position + written);
       }
-    } catch (err) {
-      this.failure ??= err;
-    } finally {
-      // No await between the loop's last check and here, so a chunk written meanwhile starts a new drain.
-      this.draining = null;
-    }
+      this.done(err);
+    });
+  }
+
+  private start(): void {
+    this.inFlight++;
+  }
+
+  private done(err: unknown): void {
+    if (err) this.failure ??= err;
+    this.inFlight--;
+    if (this.inFlight > 0) return;
+    const waiting = this.onIdle;
+    this.onIdle = [];
+    for (const resolve of waiting) resolve();
+  }
+
+  /** Resolves once no write is under way. */
+  private idle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.onIdle.push(resolve));
   }
 
   private async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.opened.then(
-      (fh) => fh.close(),
-      () => undefined,
-    );
+    const fd = this.fd;
+    if (fd !== null) await new Promise<void>((resolve) => fs.close(fd, () => resolve()));
   }
+}
+
+/** The buffers' bytes after the first `skip`. */
+function skipBytes(buffers: Uint8Array[], skip: number): Uint8Array[] {
+  const rest: Uint8Array[] = [];
+  for (const b of buffers) {
+    if (skip >= b.byteLength) skip -= b.byteLength;
+    else {
+      rest.push(skip > 0 ? b.subarray(skip) : b);
+      skip = 0;
+    }
+  }
+  return rest;
 }
 
 /** Blob directories this process made or found; most commits land in one that exists already. */
 const knownDirs = new Set<string>();
 
-async function renameInto(from: string, to: string): Promise<void> {
-  const dir = path.dirname(to);
-  if (knownDirs.has(dir)) {
-    try {
-      return await fsp.rename(from, to);
-    } catch (err) {
-      // Removed behind this process's back: make it again below.
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      knownDirs.delete(dir);
-    }
-  }
+async function ensureDir(dir: string): Promise<void> {
+  if (knownDirs.has(dir)) return;
   await fsp.mkdir(dir, { recursive: true });
-  await fsp.rename(from, to);
   if (knownDirs.size >= 70_000) knownDirs.clear();
   knownDirs.add(dir);
 }
 
-/** One writev for the batch, and more for whatever a short write left; returns the bytes written. */
-async function writeAll(fh: fsp.FileHandle, batch: Uint8Array[]): Promise<number> {
-  const total = batch.reduce((n, b) => n + b.byteLength, 0);
-  let left = batch;
-  let written = 0;
-  while (written < total) {
-    const { bytesWritten } = await fh.writev(left);
-    written += bytesWritten;
-    let skip = bytesWritten;
-    const rest: Uint8Array[] = [];
-    for (const b of left) {
-      if (skip >= b.byteLength) skip -= b.byteLength;
-      else {
-        rest.push(skip > 0 ? b.subarray(skip) : b);
-        skip = 0;
-      }
+/**
+ * Puts the staged file in place under its key: a hard link, then the temporary name is removed.
+ * Keys are content hashes, so a blob already there holds these very bytes (a retry, or a replica
+ * that agreed bit for bit) and is kept: renaming over it would free its blocks inside the call,
+ * which on a filesystem mounted with `discard` waits for the disk to trim them (milliseconds for
+ * an upload). The unneeded copy is removed after the call returns instead.
+ */
+async function linkInto(from: string, to: string): Promise<void> {
+  try {
+    await fsp.link(from, to);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      fsp.rm(from, { force: true }).catch(() => undefined);
+      return;
     }
-    left = rest;
+    // Its directory was removed behind this process's back: make it again.
+    if (code !== 'ENOENT' || !fs.existsSync(from)) throw err;
+    const dir = path.dirname(to);
+    knownDirs.delete(dir);
+    await ensureDir(dir);
+    return linkInto(from, to);
   }
-  return total;
+  // Still linked under its key, so removing this name frees nothing.
+  await fsp.unlink(from);
 }
