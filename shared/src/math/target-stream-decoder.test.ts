@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SeededRandom } from './seeded-random.ts';
 import { type CheckedTargets, checkDecodedTargets, crc32, decodeTargets, encodeTargets } from './target-codec.ts';
-import { TargetStreamDecoder } from './target-stream-decoder.ts';
+import { firstNonFiniteWord, TargetStreamDecoder } from './target-stream-decoder.ts';
 
 const encoded = (rows: number, dim: number, seed: number) => {
   const rng = new SeededRandom(seed);
@@ -122,6 +122,26 @@ describe('TargetStreamDecoder', () => {
       expect(streamed.firstNonFinite).toBe(bad);
       expect(streamed.nonFiniteValue).toBe(Number.NEGATIVE_INFINITY);
       expect(streamed.ids).toEqual(decodeTargets(bytes).ids);
+    }
+  });
+
+  it('finds the first non-finite word at every position of a run, whole groups of eight or not', () => {
+    const f = new Float32Array(1);
+    const word = (x: number) => {
+      f[0] = x;
+      return new Uint32Array(f.buffer)[0] as number;
+    };
+    for (const n of [1, 7, 8, 9, 23, 64]) {
+      const finite = Uint32Array.from({ length: n }, (_, i) => word(i % 2 ? 3.4e38 : -(2 ** -149) * i));
+      expect(firstNonFiniteWord(finite)).toBe(-1);
+      for (let at = 0; at < n; at++) {
+        for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+          const words = Uint32Array.from(finite);
+          words[at] = word(bad);
+          if (at + 2 < n) words[at + 2] = word(Number.NaN);
+          expect(firstNonFiniteWord(words)).toBe(at);
+        }
+      }
     }
   });
 

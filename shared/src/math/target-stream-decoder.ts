@@ -29,6 +29,37 @@ function layoutOf(header: Uint8Array): Layout | null {
   return { end: total - 4, valuesStart, valuesEnd: valuesStart + 4 * count * dim };
 }
 
+const EXPONENT = 0x7f800000;
+/** Added to a word's exponent bits, it sets bit 31 exactly when they are all ones. */
+const CARRY = 0x00800000;
+
+/**
+ * The index of the first word whose float32 exponent bits are all ones (NaN or infinite), or -1.
+ * The common case, every value finite, is one pass that ORs (exponent + CARRY) over eight words
+ * at a time with no branch per value: about twice as fast as testing each value. Only when bit 31
+ * came out set is the chunk searched again for where.
+ */
+export function firstNonFiniteWord(words: Uint32Array): number {
+  const n = words.length;
+  const whole = n - (n % 8);
+  let any = 0;
+  for (let i = 0; i < whole; i += 8) {
+    any |=
+      (((words[i] as number) & EXPONENT) + CARRY) |
+      (((words[i + 1] as number) & EXPONENT) + CARRY) |
+      (((words[i + 2] as number) & EXPONENT) + CARRY) |
+      (((words[i + 3] as number) & EXPONENT) + CARRY) |
+      (((words[i + 4] as number) & EXPONENT) + CARRY) |
+      (((words[i + 5] as number) & EXPONENT) + CARRY) |
+      (((words[i + 6] as number) & EXPONENT) + CARRY) |
+      (((words[i + 7] as number) & EXPONENT) + CARRY);
+  }
+  for (let i = whole; i < n; i++) any |= ((words[i] as number) & EXPONENT) + CARRY;
+  if (!(any & 0x80000000)) return -1;
+  for (let i = 0; i < n; i++) if (((words[i] as number) & EXPONENT) === EXPONENT) return i;
+  return -1;
+}
+
 const bits = new Uint32Array(1);
 const asFloat = new Float32Array(bits.buffer);
 
@@ -55,6 +86,8 @@ export class TargetStreamDecoder {
   private readonly recent = new Uint8Array(4);
   private firstBad = -1;
   private badValue = Number.NaN;
+  /** Scratch for the words of a chunk whose values are not 4-byte aligned. */
+  private aligned = new Uint32Array(0);
 
   constructor(private readonly crc32Of: (bytes: Uint8Array, previous: number) => number = crc32) {}
 
@@ -132,9 +165,7 @@ export class TargetStreamDecoder {
   /**
    * A float32 is NaN or infinite exactly when its exponent bits are all ones: bits 0-6 of its
    * fourth (little-endian) byte and bit 7 of its third. A value split between chunks is found by
-   * its fourth byte; the values wholly inside a chunk are read as 32-bit words: through a
-   * Uint32Array where the chunk's memory allows (4-byte aligned, a little-endian platform), else
-   * through a DataView.
+   * its fourth byte; the values wholly inside a chunk are read as 32-bit words (firstNonFiniteWord).
    */
   private scanValues(chunk: Uint8Array, at: number, layout: Layout): void {
     const end = Math.min(this.received, layout.valuesEnd);
@@ -150,26 +181,21 @@ export class TargetStreamDecoder {
     const words = Math.floor((end - start) / 4);
     if (words <= 0) return;
     const offset = chunk.byteOffset + start - at;
-    if (LITTLE_ENDIAN && offset % 4 === 0) {
-      const view = new Uint32Array(chunk.buffer, offset, words);
-      for (let i = 0; i < words; i++) {
-        if (((view[i] as number) & 0x7f800000) === 0x7f800000) {
-          this.record(start, i, view[i] as number, layout);
-          return;
-        }
-      }
-      return;
-    }
-    // Unaligned (a chunk's values need not start on a 4-byte boundary): little-endian words
-    // through a DataView, which reads them at any offset.
-    const view = new DataView(chunk.buffer, offset, words * 4);
-    for (let i = 0; i < words; i++) {
-      const word = view.getUint32(i * 4, true);
-      if ((word & 0x7f800000) === 0x7f800000) {
-        this.record(start, i, word, layout);
-        return;
+    let view: Uint32Array;
+    if (LITTLE_ENDIAN && offset % 4 === 0) view = new Uint32Array(chunk.buffer, offset, words);
+    else {
+      // A chunk's values need not start on a 4-byte boundary (a socket cuts the body anywhere):
+      // they are copied as little-endian words into an aligned scratch buffer first.
+      if (this.aligned.length < words) this.aligned = new Uint32Array(Math.max(words, 2 * this.aligned.length));
+      view = this.aligned.subarray(0, words);
+      if (LITTLE_ENDIAN) new Uint8Array(view.buffer, 0, words * 4).set(new Uint8Array(chunk.buffer, offset, words * 4));
+      else {
+        const data = new DataView(chunk.buffer, offset, words * 4);
+        for (let i = 0; i < words; i++) view[i] = data.getUint32(i * 4, true);
       }
     }
+    const i = firstNonFiniteWord(view);
+    if (i >= 0) this.record(start, i, view[i] as number, layout);
   }
 
   /** Whether the value whose fourth byte is at `p` (this chunk starting at `at`) is NaN or infinite; records it if so. */
