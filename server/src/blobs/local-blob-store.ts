@@ -17,11 +17,12 @@ import {
   isBlobKey,
   type PutOptions,
 } from './blob-store.ts';
+import { placeBlob } from './place-blob.ts';
 import { StagedFileWriter } from './staged-file-writer.ts';
 
 /**
  * Blobs as files under `root/ab/cd/<key>`. A put streams into `root/tmp`, hashing as it goes,
- * then renames into place: a crash leaves at most a temp file, never a half-written blob.
+ * then links into place (place-blob.ts): a crash leaves at most a temp file, never a half-written blob.
  */
 /** Node's default 64 KiB reads (and 16 KiB transform buffers) cost most of the disk's throughput on large blobs. */
 const READ_CHUNK = 1 << 20;
@@ -58,9 +59,7 @@ export class LocalBlobStore implements BlobStore {
       throw err;
     }
     const key = hash.digest('hex');
-    const final = this.pathOf(key);
-    await fsp.mkdir(path.dirname(final), { recursive: true });
-    await fsp.rename(tmp, final);
+    await placeBlob(tmp, this.pathOf(key));
     return { key, size };
   }
 

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { BlobInfo, BlobKey, BlobWriter, StagedBlob } from './blob-store.ts';
+import { ensureDir, placeBlob } from './place-blob.ts';
 
 /** Bytes gathered before they go to the disk in one write. */
 const WRITE_EVERY = 1 << 19;
@@ -79,7 +80,7 @@ export class StagedFileWriter implements BlobWriter {
     return {
       commit: async (): Promise<BlobInfo> => {
         await dir;
-        await linkInto(this.tmpPath, final);
+        await placeBlob(this.tmpPath, final);
         this.committed = true;
         return { key: sha256, size };
       },
@@ -159,41 +160,4 @@ function skipBytes(buffers: Uint8Array[], skip: number): Uint8Array[] {
     }
   }
   return rest;
-}
-
-/** Blob directories this process made or found; most commits land in one that exists already. */
-const knownDirs = new Set<string>();
-
-async function ensureDir(dir: string): Promise<void> {
-  if (knownDirs.has(dir)) return;
-  await fsp.mkdir(dir, { recursive: true });
-  if (knownDirs.size >= 70_000) knownDirs.clear();
-  knownDirs.add(dir);
-}
-
-/**
- * Puts the staged file in place under its key: a hard link, then the temporary name is removed.
- * Keys are content hashes, so a blob already there holds these very bytes (a retry, or a replica
- * that agreed bit for bit) and is kept: renaming over it would free its blocks inside the call,
- * which on a filesystem mounted with `discard` waits for the disk to trim them (milliseconds for
- * an upload). The unneeded copy is removed after the call returns instead.
- */
-async function linkInto(from: string, to: string): Promise<void> {
-  try {
-    await fsp.link(from, to);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') {
-      fsp.rm(from, { force: true }).catch(() => undefined);
-      return;
-    }
-    // Its directory was removed behind this process's back: make it again.
-    if (code !== 'ENOENT' || !fs.existsSync(from)) throw err;
-    const dir = path.dirname(to);
-    knownDirs.delete(dir);
-    await ensureDir(dir);
-    return linkInto(from, to);
-  }
-  // Still linked under its key, so removing this name frees nothing.
-  await fsp.unlink(from);
 }
