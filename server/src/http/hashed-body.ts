@@ -12,14 +12,15 @@ export interface HashedBody {
 /**
  * Reads a request body to its end, hashing each chunk as it arrives (so the hash costs no time
  * after the last byte) and handing it to `onChunk` (which may check it, keep it or write it out
- * meanwhile), and stops reading with 413 as soon as more than `limit` bytes came in. Under the
+ * meanwhile), and stops reading with 413 as soon as more than `limit` bytes came in (a function is
+ * asked again at every chunk, so a caller may narrow the limit once it knows more). Under the
  * Node server it reads the socket's stream itself (`incoming`), which spares a web-stream wrapper
  * and its garbage per chunk; otherwise (app.request in tests) the Request's body.
  */
 export async function readHashedBody(
   request: Request,
   incoming: IncomingMessage | undefined,
-  limit: number,
+  limit: number | (() => number),
   onChunk: (chunk: Uint8Array) => void = () => {},
 ): Promise<HashedBody> {
   const hash = createHash('sha256');
@@ -29,13 +30,18 @@ export async function readHashedBody(
     size += chunk.byteLength;
     onChunk(chunk);
   };
-  if (incoming) await readIncoming(incoming, limit, take);
-  else await readWebBody(request, limit, take);
+  const limitNow = typeof limit === 'function' ? limit : () => limit;
+  if (incoming) await readIncoming(incoming, limitNow, take);
+  else await readWebBody(request, limitNow, take);
   return { sha256: hash.digest('hex'), size };
 }
 
 /** Past the limit it stops listening; Node's server discards the rest once the 413 is sent. */
-function readIncoming(incoming: IncomingMessage, limit: number, take: (chunk: Uint8Array) => void): Promise<void> {
+function readIncoming(
+  incoming: IncomingMessage,
+  limit: () => number,
+  take: (chunk: Uint8Array) => void,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     let size = 0;
     const finish = (error: unknown | null) => {
@@ -48,7 +54,8 @@ function readIncoming(incoming: IncomingMessage, limit: number, take: (chunk: Ui
     };
     const onData = (chunk: Buffer) => {
       size += chunk.byteLength;
-      if (size > limit) return finish(AppError.payloadTooLarge(limit));
+      const max = limit();
+      if (size > max) return finish(AppError.payloadTooLarge(max));
       take(chunk);
     };
     const onEnd = () => finish(null);
@@ -60,7 +67,7 @@ function readIncoming(incoming: IncomingMessage, limit: number, take: (chunk: Ui
   });
 }
 
-async function readWebBody(request: Request, limit: number, take: (chunk: Uint8Array) => void): Promise<void> {
+async function readWebBody(request: Request, limit: () => number, take: (chunk: Uint8Array) => void): Promise<void> {
   let size = 0;
   const reader = request.body?.getReader();
   if (!reader) return;
@@ -68,9 +75,10 @@ async function readWebBody(request: Request, limit: number, take: (chunk: Uint8A
     const next = await reader.read();
     if (next.done) return;
     size += next.value.byteLength;
-    if (size > limit) {
+    const max = limit();
+    if (size > max) {
       await reader.cancel();
-      throw AppError.payloadTooLarge(limit);
+      throw AppError.payloadTooLarge(max);
     }
     take(next.value);
   }

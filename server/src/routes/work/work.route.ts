@@ -114,14 +114,22 @@ export const workRoute = createRouter()
     const writer = c.var.deps.blobs.openWriter();
     const upload = new TargetUploadReader();
     try {
-      const reading = readHashedBody(c.req.raw, incoming, uploadLimit, (chunk) => {
-        writer.write(chunk);
-        upload.feed(chunk);
-      });
+      // Until the lease is known, the server's upload limit; then this lease's own size.
+      let allowed = uploadLimit;
+      const reading = readHashedBody(
+        c.req.raw,
+        incoming,
+        () => allowed,
+        (chunk) => {
+          writer.write(chunk);
+          upload.feed(chunk);
+        },
+      );
       reading.catch(() => undefined);
       const ctx = await ownLease(c, c.req.valid('param').id);
       const limit = Math.max(encodedTargetBytes(ctx.rowCount, ctx.rowDim, 'float32'), 64);
       if (Number.isFinite(declared) && declared > limit) throw AppError.payloadTooLarge(limit);
+      allowed = Math.min(uploadLimit, limit);
       // Only now is the declared length known to fit this lease: a body kept whole is copied into place.
       if (Number.isFinite(declared)) upload.expect(declared);
       const body = await reading;

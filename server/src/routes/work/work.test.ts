@@ -140,6 +140,29 @@ describe.each(databaseKinds())('volunteer work API on %s', (kind) => {
     expect(fs.readdirSync(path.join(t.blobDir, 'tmp'))).toEqual([]);
   });
 
+  it('stops reading an upload of undeclared length once it outgrows the lease', async () => {
+    // 100 kB in 1 kB chunks, a chunk every 2 ms and no content-length; the lease holds 1,220 bytes.
+    let pulled = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        await new Promise((r) => setTimeout(r, 2));
+        pulled++;
+        if (pulled > 100) controller.close();
+        else controller.enqueue(new Uint8Array(1000));
+      },
+    });
+    const res = await t.app.request(`/api/work/leases/${a.leaseId}/result`, {
+      method: 'PUT',
+      headers: { ...as('a'), 'content-type': 'application/octet-stream' },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as ErrorJson).error.message).toContain('limit of 1220 bytes');
+    expect(pulled).toBeLessThan(50);
+    expect(fs.readdirSync(path.join(t.blobDir, 'tmp'))).toEqual([]);
+  });
+
   it('stores a good upload once, credits the volunteer, and refuses a different second one', async () => {
     const good = rows(ids, 5);
     const first = await upload('a', a.leaseId, good);
