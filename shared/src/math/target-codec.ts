@@ -79,11 +79,10 @@ export interface TargetHeader {
 }
 
 /**
- * Checks the header in `bytes` (at least its first TARGET_HEADER_BYTES) against an upload of
- * `length` bytes: the magic, version, dtype, and that the rows it declares fill exactly that many.
+ * Reads the header in `bytes` (its first TARGET_HEADER_BYTES): the magic, version and dtype are
+ * checked; where the parts lie follows from the rows it declares.
  */
-export function readTargetHeader(bytes: Uint8Array, length: number): TargetHeader {
-  if (length < TARGET_HEADER_BYTES + 4) throw new TargetCodecError(`${length} bytes is shorter than a target header`);
+export function parseTargetHeader(bytes: Uint8Array): TargetHeader {
   if (MAGIC.some((m, i) => bytes[i] !== m)) throw new TargetCodecError('not a CoOpt target file (bad magic)');
   const view = new DataView(bytes.buffer, bytes.byteOffset, TARGET_HEADER_BYTES);
   const version = view.getUint16(4, true);
@@ -93,13 +92,24 @@ export function readTargetHeader(bytes: Uint8Array, length: number): TargetHeade
   const dtype: TargetDtype = code === 1 ? 'float32' : 'float16';
   const count = view.getUint32(8, true);
   const dim = view.getUint32(12, true);
-  const expected = encodedTargetBytes(count, dim, dtype);
+  const end = encodedTargetBytes(count, dim, dtype) - 4;
+  return { dtype, count, dim, valuesStart: TARGET_HEADER_BYTES + 4 * count, end };
+}
+
+/**
+ * Checks the header in `bytes` (at least its first TARGET_HEADER_BYTES) against an upload of
+ * `length` bytes: the magic, version, dtype, and that the rows it declares fill exactly that many.
+ */
+export function readTargetHeader(bytes: Uint8Array, length: number): TargetHeader {
+  if (length < TARGET_HEADER_BYTES + 4) throw new TargetCodecError(`${length} bytes is shorter than a target header`);
+  const header = parseTargetHeader(bytes);
+  const expected = header.end + 4;
   if (length !== expected) {
     throw new TargetCodecError(
-      `header says ${count} rows of ${dim} ${dtype} (${expected} bytes) but the upload is ${length} bytes`,
+      `header says ${header.count} rows of ${header.dim} ${header.dtype} (${expected} bytes) but the upload is ${length} bytes`,
     );
   }
-  return { dtype, count, dim, valuesStart: TARGET_HEADER_BYTES + 4 * count, end: expected - 4 };
+  return header;
 }
 
 /** The sample ids of a checked header, read from `bytes` (the upload, or at least up to its values). */

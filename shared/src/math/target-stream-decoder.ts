@@ -2,10 +2,12 @@ import {
   type CheckedTargets,
   checkTargetChecksum,
   crc32,
-  encodedTargetBytes,
+  parseTargetHeader,
   readTargetHeader,
   readTargetIds,
   TARGET_HEADER_BYTES,
+  TargetCodecError,
+  type TargetHeader,
 } from './target-codec.ts';
 
 const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
@@ -19,14 +21,16 @@ interface Layout {
 }
 
 function layoutOf(header: Uint8Array): Layout | null {
-  const view = new DataView(header.buffer, header.byteOffset, TARGET_HEADER_BYTES);
-  const magic = view.getUint32(0, false) === 0x434f5054;
-  if (!magic || view.getUint16(4, true) !== 1 || view.getUint8(6) !== 1) return null;
-  const count = view.getUint32(8, true);
-  const dim = view.getUint32(12, true);
-  const total = encodedTargetBytes(count, dim, 'float32');
-  const valuesStart = TARGET_HEADER_BYTES + 4 * count;
-  return { end: total - 4, valuesStart, valuesEnd: valuesStart + 4 * count * dim };
+  let parsed: TargetHeader;
+  try {
+    parsed = parseTargetHeader(header);
+  } catch (err) {
+    if (err instanceof TargetCodecError) return null;
+    throw err;
+  }
+  if (parsed.dtype !== 'float32') return null;
+  const { end, valuesStart, count, dim } = parsed;
+  return { end, valuesStart, valuesEnd: valuesStart + 4 * count * dim };
 }
 
 const EXPONENT = 0x7f800000;
