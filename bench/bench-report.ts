@@ -5,7 +5,10 @@ export interface Figure {
   unit: string;
   /** The comparison measured in the same run. */
   baseline: { name: string; value: number };
-  /** value / baseline.value, oriented so that higher is better for the product. */
+  /**
+   * value / baseline.value, oriented so that higher is better for the product; where a bench pairs
+   * each measurement with its own baseline, the median of the pairs' ratios (its name says so).
+   */
   ratio: number;
   goal?: string;
 }
