@@ -11,6 +11,9 @@ import { openRuntime } from './runtime.ts';
 import { startTrainingQueue } from './training/training-queue.ts';
 import { expireLeases } from './work/lease-scheduler.ts';
 
+/** A temporary blob file nothing has written to for this long was left by a crash. */
+const TEMPORARY_IDLE_MS = 3_600_000;
+
 async function main() {
   const env = loadEnv();
   const runtime = await openRuntime(env);
@@ -44,6 +47,18 @@ async function main() {
     expireLeases(runtime.database).catch((err) => console.error('[coopt] lease sweep failed:', err));
   }, 10_000);
   sweep.unref();
+  // What a crashed process left half-written in the blob store's tmp directory, once idle an hour.
+  const sweepTemporaries = () =>
+    runtime.blobs
+      .sweepTemporaries(TEMPORARY_IDLE_MS)
+      .then(({ files, bytes }) => {
+        if (files > 0)
+          console.log(`[coopt] removed ${files} abandoned temporary blob file(s), ${(bytes / 2 ** 20).toFixed(1)} MiB`);
+      })
+      .catch((err) => console.error('[coopt] temporary-file sweep failed:', err));
+  void sweepTemporaries();
+  const tmpSweep = setInterval(sweepTemporaries, TEMPORARY_IDLE_MS);
+  tmpSweep.unref();
 
   // Student training: the queue always runs (completed rounds are sent to it); jobs are taken
   // here unless COOPT_WORKER=0, when separate `pnpm worker` processes take them.
@@ -59,6 +74,7 @@ async function main() {
 
   const stop = () => {
     clearInterval(sweep);
+    clearInterval(tmpSweep);
     server.close();
     void queue?.stop();
     runtime.close().finally(() => process.exit(0));

@@ -52,6 +52,8 @@ export interface BlobStore {
   stream(key: BlobKey, range?: ByteRange): Promise<Readable>;
   stat(key: BlobKey): Promise<BlobInfo | null>;
   delete(key: BlobKey): Promise<boolean>;
+  /** Removes staged bytes nothing has written to for `idleMs` (left by a crash); how many files and bytes. */
+  sweepTemporaries(idleMs: number, now?: number): Promise<{ files: number; bytes: number }>;
 }
 
 export class BlobNotFoundError extends Error {

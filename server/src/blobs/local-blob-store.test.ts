@@ -132,4 +132,29 @@ describe('LocalBlobStore', () => {
     expect(await store.delete(info.key)).toBe(true);
     expect(await store.delete(info.key)).toBe(false);
   });
+
+  it('sweeps only temporary files left idle, never one still being written', async () => {
+    const tmp = path.join(root, 'tmp');
+    const hour = 3_600_000;
+    const abandoned = path.join(tmp, 'abandoned');
+    fs.writeFileSync(abandoned, Buffer.alloc(3000));
+    const old = new Date(Date.now() - 2 * hour);
+    fs.utimesSync(abandoned, old, old);
+    const recent = path.join(tmp, 'recent');
+    fs.writeFileSync(recent, Buffer.alloc(10));
+    // An upload under way, which another process's sweep must leave alone.
+    const live = store.openWriter();
+    live.write(Buffer.alloc(1 << 20, 1));
+    const bytes = Buffer.alloc(1 << 20, 1);
+    expect(await store.sweepTemporaries(hour)).toEqual({ files: 1, bytes: 3000 });
+    expect(fs.existsSync(abandoned)).toBe(false);
+    expect(fs.existsSync(recent)).toBe(true);
+    const info = await (await live.finish(sha256(bytes))).commit();
+    await live.dispose();
+    expect(Buffer.from(await store.get(info.key)).equals(bytes)).toBe(true);
+    // Once idle long enough, the leftover goes too; the stored blob stays.
+    expect(await store.sweepTemporaries(hour, Date.now() + 2 * hour)).toEqual({ files: 1, bytes: 10 });
+    expect(fs.readdirSync(tmp)).toEqual([]);
+    expect(await store.stat(info.key)).toEqual(info);
+  });
 });

@@ -81,6 +81,32 @@ export class LocalBlobStore implements BlobStore {
     return new StagedFileWriter(this.tmpName(), (key) => this.pathOf(key));
   }
 
+  /**
+   * Removes temporary files nothing has written to for `idleMs`: what a process that crashed
+   * mid-upload left in `tmp`. A live put or upload writes to its file as its bytes arrive and is
+   * done moments after the last one (and the HTTP server ends any request after five minutes), so
+   * an idle file belongs to no live process, whichever of the processes sharing this directory
+   * made it. A file already linked under its key loses only its temporary name.
+   */
+  async sweepTemporaries(idleMs: number, now = Date.now()): Promise<{ files: number; bytes: number }> {
+    let files = 0;
+    let bytes = 0;
+    for (const name of await fsp.readdir(this.tmpDir)) {
+      const file = path.join(this.tmpDir, name);
+      try {
+        const st = await fsp.lstat(file);
+        if (!st.isFile() || now - st.mtimeMs < idleMs) continue;
+        await fsp.unlink(file);
+        files++;
+        bytes += st.size;
+      } catch (err) {
+        // Finished (renamed or removed) by its own process meanwhile.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+    return { files, bytes };
+  }
+
   private tmpName(): string {
     return path.join(this.tmpDir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
   }
