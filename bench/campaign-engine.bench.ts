@@ -260,10 +260,12 @@ try {
         await (await fetch(`${url}${a.sampleIdsUrl}`, { headers: { authorization: `Bearer ${token}` } })).arrayBuffer(),
       ),
     );
+    // Every upload's values differ, as real volunteers' do: none is stored already.
+    const n = uploads.length;
     const body = encodeTargets({
       ids,
       dim: a.rowDim,
-      values: new Float32Array(ids.length * a.rowDim).map((_, i) => Math.sin(i)),
+      values: new Float32Array(ids.length * a.rowDim).map((_, i) => Math.sin(i + n * 0.5)),
     });
     uploads.push({ token, path: a.resultUrl, body: body as Uint8Array<ArrayBuffer> });
   }

@@ -1,6 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 
-/** Blobs are addressed by the SHA-256 of their bytes, in lower-case hex. */
+/** Blobs are addressed by the SHA-256 of their bytes, in lower-case hex (target uploads by a random key of that form). */
 export type BlobKey = string;
 
 export interface BlobInfo {
@@ -35,8 +36,11 @@ export interface StagedBlob {
 export interface BlobWriter {
   /** Queues a chunk; chunks are written in order. Ignored once disposed. */
   write(chunk: Uint8Array): void;
-  /** Waits for every queued chunk, flushes them to disk and stages them under their SHA-256. */
-  finish(sha256: BlobKey): Promise<StagedBlob>;
+  /**
+   * Waits for every queued chunk, flushes them to disk and stages them under `key`: their SHA-256,
+   * or for bytes never looked up by their content, a `randomBlobKey()`.
+   */
+  finish(key: BlobKey): Promise<StagedBlob>;
   /** Drops whatever was not committed; safe at any point, and more than once. */
   dispose(): Promise<void>;
 }
@@ -72,6 +76,14 @@ export class BlobRangeError extends Error {
   constructor(range: ByteRange, size: number) {
     super(`byte range ${range.start}-${range.end} is outside the blob's ${size} bytes`);
   }
+}
+
+/**
+ * A key for a blob that nothing looks up by its content (a volunteer's target upload): 256 random
+ * bits in the format of a content key, so it is stored, streamed and deleted like any other.
+ */
+export function randomBlobKey(): BlobKey {
+  return randomBytes(32).toString('hex');
 }
 
 export function isBlobKey(key: string): boolean {

@@ -62,8 +62,8 @@ export class StagedFileWriter implements BlobWriter {
     if (this.batchBytes >= WRITE_EVERY || this.batch.length >= MAX_BUFFERS) this.issue();
   }
 
-  async finish(sha256: BlobKey): Promise<StagedBlob> {
-    const final = this.pathOf(sha256);
+  async finish(key: BlobKey): Promise<StagedBlob> {
+    const final = this.pathOf(key);
     // The blob's directory is made while the tail is written.
     const dir = ensureDir(path.dirname(final));
     dir.catch(() => undefined);
@@ -82,7 +82,7 @@ export class StagedFileWriter implements BlobWriter {
         await dir;
         await placeBlob(this.tmpPath, final);
         this.committed = true;
-        return { key: sha256, size };
+        return { key, size };
       },
     };
   }

@@ -51,4 +51,35 @@ describe('readHashedBody', () => {
     const empty = await readHashedBody(new Request('http://x/', { method: 'PUT' }), undefined, LIMIT);
     expect(empty.size).toBe(0);
   });
+
+  it('hashes only when asked, including when the answer comes while the body arrives', async () => {
+    const body = randomBytes(500_000);
+    // Fifty chunks a millisecond or more apart, so some arrive before a late answer and some after.
+    const chunked = () => {
+      let o = 0;
+      return new ReadableStream<Uint8Array>({
+        async pull(c) {
+          await new Promise((r) => setTimeout(r, 1));
+          if (o >= body.length) return c.close();
+          c.enqueue(body.subarray(o, o + 10_000));
+          o += 10_000;
+        },
+      });
+    };
+    const read = (hashed: boolean | Promise<boolean>) =>
+      readHashedBody(
+        new Request('http://x/', { method: 'PUT', body: chunked(), duplex: 'half' } as RequestInit),
+        undefined,
+        LIMIT,
+        () => {},
+        hashed,
+      );
+    const later = (value: boolean, ms: number) => new Promise<boolean>((r) => setTimeout(() => r(value), ms));
+    expect(await read(false)).toEqual({ sha256: null, size: body.length });
+    expect(await read(later(true, 5))).toEqual({ sha256: sha256(body), size: body.length });
+    expect(await read(later(true, 0))).toEqual({ sha256: sha256(body), size: body.length });
+    expect(await read(later(false, 5))).toEqual({ sha256: null, size: body.length });
+    // A failed lookup (the caller's own error to report) is no hash, not a hang.
+    expect(await read(Promise.reject(new Error('no such lease')))).toEqual({ sha256: null, size: body.length });
+  });
 });

@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { AppError } from './app-error.ts';
 
 export interface HashedBody {
-  /** SHA-256 of the body in lower-case hex, computed chunk by chunk while the rest arrived. */
-  sha256: string;
+  /** SHA-256 of the body in lower-case hex, computed chunk by chunk while the rest arrived; null when not wanted. */
+  sha256: string | null;
   /** Its length in bytes. */
   size: number;
 }
@@ -16,24 +16,51 @@ export interface HashedBody {
  * asked again at every chunk, so a caller may narrow the limit once it knows more). Under the
  * Node server it reads the socket's stream itself (`incoming`), which spares a web-stream wrapper
  * and its garbage per chunk; otherwise (app.request in tests) the Request's body.
+ *
+ * `hashed` says whether the SHA-256 is wanted; a caller that learns it only while the body
+ * arrives passes a promise: the chunks before it settles are held (not copied) and hashed once
+ * it says yes, and never hashed if it says no or fails.
  */
 export async function readHashedBody(
   request: Request,
   incoming: IncomingMessage | undefined,
   limit: number | (() => number),
   onChunk: (chunk: Uint8Array) => void = () => {},
+  hashed: boolean | Promise<boolean> = true,
 ): Promise<HashedBody> {
-  const hash = createHash('sha256');
+  let hash: Hash | null = hashed === true ? createHash('sha256') : null;
+  let held: Uint8Array[] | null = null;
+  let decided: Promise<boolean> = Promise.resolve(hashed === true);
+  if (typeof hashed === 'object') {
+    const waiting: Uint8Array[] = [];
+    held = waiting;
+    decided = hashed.then(
+      (yes) => {
+        held = null;
+        if (!yes) return false;
+        const h = createHash('sha256');
+        for (const c of waiting) h.update(c);
+        hash = h;
+        return true;
+      },
+      () => {
+        held = null;
+        return false;
+      },
+    );
+  }
   let size = 0;
   const take = (chunk: Uint8Array) => {
-    hash.update(chunk);
+    if (hash) hash.update(chunk);
+    else held?.push(chunk);
     size += chunk.byteLength;
     onChunk(chunk);
   };
   const limitNow = typeof limit === 'function' ? limit : () => limit;
   if (incoming) await readIncoming(incoming, limitNow, take);
   else await readWebBody(request, limitNow, take);
-  return { sha256: hash.digest('hex'), size };
+  const wanted = await decided;
+  return { sha256: wanted && hash ? (hash as Hash).digest('hex') : null, size };
 }
 
 /** Past the limit it stops listening; Node's server discards the rest once the 413 is sent. */

@@ -1,7 +1,7 @@
 import { ErrorCode, type VerificationPolicy } from '@coopt/shared';
 import { type CheckedTargets, TargetCodecError } from '@coopt/shared/math';
 import { and, eq, sql } from 'drizzle-orm';
-import type { BlobStore, BlobWriter } from '../blobs/blob-store.ts';
+import { type BlobStore, type BlobWriter, randomBlobKey } from '../blobs/blob-store.ts';
 import type { Database } from '../db/database.ts';
 import { results } from '../db/schema.ts';
 import { AppError } from '../http/app-error.ts';
@@ -33,6 +33,13 @@ export interface UploadOutcome {
 }
 
 /**
+ * What identifies an upload's bytes for a retry: the CRC-32 its codec carries (checked on arrival)
+ * and its length. Target uploads are not hashed, so this is what every result row keeps.
+ */
+const fingerprintOf = (checked: CheckedTargets, size: number) =>
+  `crc32:${checked.checksum.toString(16).padStart(8, '0')}:${size}`;
+
+/**
  * Checks and stores one upload for a lease: the codec's own checks (magic, size, checksum), then
  * the row width, the row ids (exactly the shard's samples in order, or the map's row numbers for
  * an align item) and finite values. Credit is one per sample of the shard (or shared set) processed. The same upload
@@ -40,7 +47,9 @@ export interface UploadOutcome {
  *
  * The bytes were written to `writer` and read by `upload` as they arrived; their tail is
  * flushed while the rest is checked, and they become a blob only once every check passed (the
- * caller disposes of the writer, which drops them otherwise).
+ * caller disposes of the writer, which drops them otherwise). A score or align upload (served
+ * again to volunteers, who check its SHA-256) is stored under its hash; a target upload, which
+ * only the server reads back, under a random key, so it was never hashed (`body.sha256` is null).
  * Under a policy that needs no more than one structurally valid upload, the same statement that
  * stores the result settles the work item.
  */
@@ -52,13 +61,15 @@ export async function acceptResult(
   writer: BlobWriter,
   upload: TargetUploadReader,
 ): Promise<UploadOutcome> {
-  const checksum = body.sha256;
-  const staging = writer.finish(checksum);
+  const key = body.sha256 ?? randomBlobKey();
+  const staging = writer.finish(key);
   staging.catch(() => undefined);
+  const checked = decodeUpload(upload);
+  const fingerprint = fingerprintOf(checked, body.size);
   // An earlier upload ended its lease, so a retry arrives on an ended one: answer it from the
   // stored row. A live lease has none yet, unless one races this (the insert below finds it).
   if (!ctx.lease.active || ctx.lease.expiresAt.getTime() < Date.now()) {
-    const previous = await earlierUpload(deps.database, ctx.item.id, volunteerId, checksum);
+    const previous = await earlierUpload(deps.database, ctx.item.id, volunteerId, fingerprint);
     if (previous) return previous;
     throw new AppError(
       409,
@@ -66,7 +77,7 @@ export async function acceptResult(
       'this lease has expired and its work went back to the pool; claim new work',
     );
   }
-  const rows = await checkTargets(deps.blobs, ctx, upload);
+  const rows = await checkRows(deps.blobs, ctx, checked);
   const blob = await (await staging).commit();
   const settles =
     ctx.item.phase !== 'align' &&
@@ -78,7 +89,7 @@ export async function acceptResult(
     sql`
         with stored as (
           insert into results (work_item_id, volunteer_id, lease_id, blob_key, checksum, rows, verified)
-          values (${ctx.item.id}, ${volunteerId}, ${ctx.lease.id}, ${blob.key}, ${checksum}, ${rows}, ${settles ? true : null})
+          values (${ctx.item.id}, ${volunteerId}, ${ctx.lease.id}, ${blob.key}, ${fingerprint}, ${rows}, ${settles ? true : null})
           on conflict do nothing
           returning id, rows
         ),
@@ -98,7 +109,9 @@ export async function acceptResult(
     { prepare: true },
   );
   if (!row) {
-    const previous = await earlierUpload(deps.database, ctx.item.id, volunteerId, checksum);
+    // A randomly keyed copy is no one's now; a hashed one is the stored result's own bytes.
+    if (body.sha256 === null) await deps.blobs.delete(blob.key);
+    const previous = await earlierUpload(deps.database, ctx.item.id, volunteerId, fingerprint);
     if (previous) return previous;
     throw new AppError(409, ErrorCode.Conflict, 'a result for this work item was uploaded at the same time');
   }
@@ -110,7 +123,7 @@ async function earlierUpload(
   database: Database,
   itemId: number,
   volunteerId: string,
-  checksum: string,
+  fingerprint: string,
 ): Promise<UploadOutcome | null> {
   const [previous] = await database.db
     .select()
@@ -118,20 +131,23 @@ async function earlierUpload(
     .where(and(eq(results.workItemId, itemId), eq(results.volunteerId, volunteerId)))
     .limit(1);
   if (!previous) return null;
-  if (previous.checksum !== checksum)
+  if (previous.checksum !== fingerprint)
     throw new AppError(409, ErrorCode.Conflict, 'a different result for this work item was already uploaded');
   return { resultId: previous.id, rows: previous.rows, duplicate: true, settled: false };
 }
 
-/** The upload's structural checks; returns its row count, or throws 422 naming the first problem. */
-async function checkTargets(blobs: BlobStore, ctx: LeaseContext, upload: TargetUploadReader): Promise<number> {
-  let checked: CheckedTargets;
+/** The upload as its codec reads it; a malformed one is 422 naming the problem. */
+function decodeUpload(upload: TargetUploadReader): CheckedTargets {
   try {
-    checked = upload.finish();
+    return upload.finish();
   } catch (err) {
     if (err instanceof TargetCodecError) throw bad(err.message);
     throw err;
   }
+}
+
+/** The checks of an upload's rows against its work item; returns its row count, or throws 422 naming the first problem. */
+async function checkRows(blobs: BlobStore, ctx: LeaseContext, checked: CheckedTargets): Promise<number> {
   const { ids, dim } = checked;
   if (dim !== ctx.rowDim) throw bad(`rows have ${dim} values; this work item needs ${ctx.rowDim}`);
   if (ctx.item.phase === 'align') {

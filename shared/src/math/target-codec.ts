@@ -125,12 +125,16 @@ export function checkTargetChecksum(stored: number, computed: number): void {
   if (stored !== computed) throw new TargetCodecError('checksum mismatch: the upload is corrupted');
 }
 
+/** A decoded upload: its rows, the dtype it was sent in and the CRC-32 it carried (checked). */
+export type DecodedTargets = TargetBatch & { dtype: TargetDtype; checksum: number };
+
 /** Decodes and checks a target upload; every malformation is a TargetCodecError that says what is wrong. */
-export function decodeTargets(bytes: Uint8Array, options: DecodeOptions = {}): TargetBatch & { dtype: TargetDtype } {
+export function decodeTargets(bytes: Uint8Array, options: DecodeOptions = {}): DecodedTargets {
   const header = readTargetHeader(bytes, bytes.length);
   const { dtype, count, dim, end } = header;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  checkTargetChecksum(view.getUint32(end, true), (options.crc32 ?? crc32)(bytes.subarray(0, end)));
+  const checksum = view.getUint32(end, true);
+  checkTargetChecksum(checksum, (options.crc32 ?? crc32)(bytes.subarray(0, end)));
   const ids = readTargetIds(bytes, header);
   let o = header.valuesStart;
   if (dtype === 'float32' && LITTLE_ENDIAN) {
@@ -142,7 +146,7 @@ export function decodeTargets(bytes: Uint8Array, options: DecodeOptions = {}): T
       start % 4 === 0
         ? new Float32Array(bytes.buffer, start, n)
         : new Float32Array(bytes.buffer.slice(start, start + 4 * n));
-    return { ids, dim, values, dtype };
+    return { ids, dim, values, dtype, checksum };
   }
   const values = new Float32Array(count * dim);
   for (let i = 0; i < values.length; i++) {
@@ -154,7 +158,7 @@ export function decodeTargets(bytes: Uint8Array, options: DecodeOptions = {}): T
       o += 2;
     }
   }
-  return { ids, dim, values, dtype };
+  return { ids, dim, values, dtype, checksum };
 }
 
 /** What the server checks of an upload beyond its format: its ids, its row width and its first non-finite value. */
@@ -165,17 +169,19 @@ export interface CheckedTargets {
   firstNonFinite: number;
   /** That value; NaN when there is none. */
   nonFiniteValue: number;
+  /** The CRC-32 the upload carries, checked against its bytes. */
+  checksum: number;
 }
 
 /** A decoded upload's checks (the stream decoder gives the same without the values). */
-export function checkDecodedTargets(batch: TargetBatch): CheckedTargets {
-  const { ids, dim, values } = batch;
+export function checkDecodedTargets(batch: TargetBatch & { checksum: number }): CheckedTargets {
+  const { ids, dim, values, checksum } = batch;
   for (let i = 0; i < values.length; i++) {
     const x = values[i] as number;
     // x - x is NaN exactly for NaN and +-Infinity, and far cheaper than Number.isFinite on typed arrays.
-    if (x - x !== 0) return { ids, dim, firstNonFinite: i, nonFiniteValue: x };
+    if (x - x !== 0) return { ids, dim, firstNonFinite: i, nonFiniteValue: x, checksum };
   }
-  return { ids, dim, firstNonFinite: -1, nonFiniteValue: Number.NaN };
+  return { ids, dim, firstNonFinite: -1, nonFiniteValue: Number.NaN, checksum };
 }
 
 const CRC_TABLE = (() => {

@@ -142,6 +142,7 @@ export class TargetStreamDecoder {
       dim: header.dim,
       firstNonFinite: this.firstBad,
       nonFiniteValue: this.badValue,
+      checksum: stored,
     };
   }
 

@@ -109,11 +109,15 @@ export const workRoute = createRouter()
     if (Number.isFinite(declared) && declared > uploadLimit) throw AppError.payloadTooLarge(uploadLimit);
     // Under the Node server, c.env holds the request's own stream; app.request (tests) has none.
     const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-    // The lease is looked up while the body arrives, is hashed, read and written to a staged
-    // blob; a refusal drops the body and the staged bytes.
+    // The lease is looked up while the body arrives, is read and written to a staged blob; a
+    // refusal drops the body and the staged bytes. Only score and align uploads are hashed (they
+    // are served to volunteers again under their SHA-256); a target upload, most of all the bytes
+    // volunteers send, is stored under a random key, which spares the hash's CPU.
     const writer = c.var.deps.blobs.openWriter();
     const upload = new TargetUploadReader();
     try {
+      const lookup = ownLease(c, c.req.valid('param').id);
+      lookup.catch(() => undefined);
       // Until the lease is known, the server's upload limit; then this lease's own size.
       let allowed = uploadLimit;
       const reading = readHashedBody(
@@ -124,9 +128,10 @@ export const workRoute = createRouter()
           writer.write(chunk);
           upload.feed(chunk);
         },
+        lookup.then((ctx) => ctx.item.phase !== 'target'),
       );
       reading.catch(() => undefined);
-      const ctx = await ownLease(c, c.req.valid('param').id);
+      const ctx = await lookup;
       const limit = Math.max(encodedTargetBytes(ctx.rowCount, ctx.rowDim, 'float32'), 64);
       if (Number.isFinite(declared) && declared > limit) throw AppError.payloadTooLarge(limit);
       allowed = Math.min(uploadLimit, limit);
