@@ -19,7 +19,8 @@ export interface HashedBody {
  *
  * `hashed` says whether the SHA-256 is wanted; a caller that learns it only while the body
  * arrives passes a promise: the chunks before it settles are held (not copied) and hashed once
- * it says yes, and never hashed if it says no or fails.
+ * it says yes, and never hashed if it says no or fails; past HOLD_LIMIT bytes without an answer
+ * they are hashed anyway, so a slow answer never holds a large body in memory.
  */
 export async function readHashedBody(
   request: Request,
@@ -31,29 +32,41 @@ export async function readHashedBody(
   let hash: Hash | null = hashed === true ? createHash('sha256') : null;
   let held: Uint8Array[] | null = null;
   let decided: Promise<boolean> = Promise.resolve(hashed === true);
+  let holdFull = () => {};
+  let size = 0;
   if (typeof hashed === 'object') {
     const waiting: Uint8Array[] = [];
     held = waiting;
+    const hashHeld = () => {
+      const h = createHash('sha256');
+      for (const c of waiting) h.update(c);
+      hash = h;
+      held = null;
+    };
     decided = hashed.then(
       (yes) => {
+        if (yes && !hash) hashHeld();
+        if (!yes) hash = null;
         held = null;
-        if (!yes) return false;
-        const h = createHash('sha256');
-        for (const c of waiting) h.update(c);
-        hash = h;
-        return true;
+        return yes;
       },
       () => {
         held = null;
         return false;
       },
     );
+    holdFull = () => {
+      // No answer yet after this much: hashing starts anyway rather than hold more.
+      if (held && size > HOLD_LIMIT) hashHeld();
+    };
   }
-  let size = 0;
   const take = (chunk: Uint8Array) => {
-    if (hash) hash.update(chunk);
-    else held?.push(chunk);
     size += chunk.byteLength;
+    if (hash) hash.update(chunk);
+    else if (held) {
+      held.push(chunk);
+      holdFull();
+    }
     onChunk(chunk);
   };
   const limitNow = typeof limit === 'function' ? limit : () => limit;
@@ -62,6 +75,9 @@ export async function readHashedBody(
   const wanted = await decided;
   return { sha256: wanted && hash ? (hash as Hash).digest('hex') : null, size };
 }
+
+/** The most bytes held unhashed while the caller has not yet said whether it wants the hash. */
+const HOLD_LIMIT = 8 << 20;
 
 /** Past the limit it stops listening; Node's server discards the rest once the 413 is sent. */
 function readIncoming(
