@@ -249,7 +249,7 @@ try {
     goal: '>= 1,000/s absolute',
   });
 
-  // Uploads: each a full shard of 2,000 rows x 512 floats (about 4 MiB), checked, hashed and stored
+  // Uploads: each a full shard of 2,000 rows x 512 floats (about 4 MiB), checked and stored
   // durably (flushed to disk). Measured twice: one volunteer uploading at a time against one static
   // stream, and UPLOADERS volunteers at once (as a campaign's crowd uploads) against as many streams.
   // Bodies are encoded before the clock starts: the figure is the server's, not the client's encoder.
