@@ -1,16 +1,12 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { decodeTargets } from '@coopt/shared/math';
 import { asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Matrix, uniformity64 } from '../../../shared/src/math/float64-reference.ts';
 import { alignments, priorScores, rounds, workItems } from '../db/schema.ts';
-import { zooDir } from '../priors/prior-zoo.ts';
 import { createTestApp } from '../test/test-app.ts';
 import { databaseKinds } from '../test/test-database.ts';
 import { NodeVolunteer } from '../volunteers/node-volunteer.ts';
 
-const zooPrior = (name: string) => path.join(zooDir, 'models', `${name}.onnx`);
 const rowsOf = (values: Float32Array, dim: number): Matrix =>
   Array.from({ length: values.length / dim }, (_, i) => Array.from(values.subarray(i * dim, (i + 1) * dim)));
 
@@ -23,14 +19,7 @@ describe.each(databaseKinds())('a round through its score phase on %s', (kind) =
     t = await createTestApp(kind);
     const datasetId = await t.importDemoDataset();
     for (const name of ['resnet-weak', 'mobilenet-sup']) {
-      const res = await t.postJson('/api/admin/priors', {
-        name,
-        onnx: { blob: await t.upload(fs.readFileSync(zooPrior(name))) },
-        featureTensor: 'features',
-        normalization: { pixelScale: 1 / 255, mean: [0.286], std: [0.353] },
-      });
-      expect(res.status).toBe(201);
-      priorIds.push(((await res.json()) as { id: number }).id);
+      priorIds.push(await t.registerZooPrior(name));
     }
     const c = await t.postJson('/api/admin/campaigns', {
       name: 'round',

@@ -29,43 +29,38 @@ export async function readHashedBody(
   onChunk: (chunk: Uint8Array) => void = () => {},
   hashed: boolean | Promise<boolean> = true,
 ): Promise<HashedBody> {
-  let hash: Hash | null = hashed === true ? createHash('sha256') : null;
-  let held: Uint8Array[] | null = null;
-  let decided: Promise<boolean> = Promise.resolve(hashed === true);
-  let holdFull = () => {};
   let size = 0;
-  if (typeof hashed === 'object') {
-    const waiting: Uint8Array[] = [];
-    held = waiting;
-    const hashHeld = () => {
-      const h = createHash('sha256');
-      for (const c of waiting) h.update(c);
-      hash = h;
-      held = null;
-    };
-    decided = hashed.then(
-      (yes) => {
-        if (yes && !hash) hashHeld();
-        if (!yes) hash = null;
-        held = null;
-        return yes;
-      },
-      () => {
-        held = null;
-        return false;
-      },
-    );
-    holdFull = () => {
-      // No answer yet after this much: hashing starts anyway rather than hold more.
-      if (held && size > HOLD_LIMIT) hashHeld();
-    };
-  }
+  let hash: Hash | null = hashed === true ? createHash('sha256') : null;
+  // Chunks waiting for the caller's answer, hashed once it says yes (or once there are too many).
+  let held: Uint8Array[] | null = typeof hashed === 'object' ? [] : null;
+  const hashHeld = () => {
+    const h = createHash('sha256');
+    for (const c of held ?? []) h.update(c);
+    hash = h;
+    held = null;
+  };
+  const decided =
+    typeof hashed === 'object'
+      ? hashed.then(
+          (yes) => {
+            if (!yes) hash = null;
+            else if (!hash) hashHeld();
+            held = null;
+            return yes;
+          },
+          () => {
+            hash = null;
+            held = null;
+            return false;
+          },
+        )
+      : Promise.resolve(hashed);
   const take = (chunk: Uint8Array) => {
     size += chunk.byteLength;
     if (hash) hash.update(chunk);
     else if (held) {
       held.push(chunk);
-      holdFull();
+      if (size > HOLD_LIMIT) hashHeld();
     }
     onChunk(chunk);
   };

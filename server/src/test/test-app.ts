@@ -8,6 +8,7 @@ import { importKnownSource } from '../datasets/import-request.ts';
 import { findKnownSource } from '../datasets/known-sources.ts';
 import { parseEnv } from '../env.ts';
 import type { AppDeps } from '../http/app-env.ts';
+import { zooDir } from '../priors/prior-zoo.ts';
 import { openTestDatabase } from './test-database.ts';
 
 export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -25,6 +26,19 @@ export async function createTestApp(kind: DatabaseKind, envOverrides: Record<str
   };
   const app = createApp(deps);
   const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
+  /** Uploads bytes as an admin and returns the blob key. */
+  const upload = async (bytes: Uint8Array): Promise<string> => {
+    const res = await app.request('/api/admin/blobs', { method: 'POST', body: bytes, headers: admin });
+    if (res.status !== 201) throw new Error(`upload failed with ${res.status}: ${await res.text()}`);
+    return ((await res.json()) as { key: string }).key;
+  };
+  /** POSTs a JSON body as an admin. */
+  const postJson = (path: string, body: unknown) =>
+    app.request(path, {
+      method: 'POST',
+      headers: { ...admin, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
   return {
     app,
     deps,
@@ -36,19 +50,22 @@ export async function createTestApp(kind: DatabaseKind, envOverrides: Record<str
       if (!source) throw new Error('the demo data is missing');
       return (await importKnownSource(deps, source)).dataset.id;
     },
-    /** Uploads bytes as an admin and returns the blob key. */
-    async upload(bytes: Uint8Array): Promise<string> {
-      const res = await app.request('/api/admin/blobs', { method: 'POST', body: bytes, headers: admin });
-      if (res.status !== 201) throw new Error(`upload failed with ${res.status}: ${await res.text()}`);
-      return ((await res.json()) as { key: string }).key;
-    },
-    /** POSTs a JSON body as an admin. */
-    postJson(path: string, body: unknown) {
-      return app.request(path, {
-        method: 'POST',
-        headers: { ...admin, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
+    upload,
+    postJson,
+    /**
+     * Registers one of the zoo's Fashion-MNIST models (`zoo/models/<name>.onnx`, its `features`
+     * output, the dataset's normalisation) as a prior, with any further fields; returns its id.
+     */
+    async registerZooPrior(name: string, fields: Record<string, unknown> = {}): Promise<number> {
+      const res = await postJson('/api/admin/priors', {
+        name,
+        onnx: { blob: await upload(fs.readFileSync(path.join(zooDir, 'models', `${name}.onnx`))) },
+        featureTensor: 'features',
+        normalization: { pixelScale: 1 / 255, mean: [0.286], std: [0.353] },
+        ...fields,
       });
+      if (res.status !== 201) throw new Error(`prior ${name} refused with ${res.status}: ${await res.text()}`);
+      return ((await res.json()) as { id: number }).id;
     },
     close: async () => {
       await database.close();

@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import zlib from 'node:zlib';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -7,7 +6,6 @@ import { asc } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { knownSources } from '../datasets/known-sources.ts';
 import { trainingRuns } from '../db/schema.ts';
-import { zooDir } from '../priors/prior-zoo.ts';
 import { initTfjs } from '../priors/tfjs-runtime.ts';
 import { idxImages, idxLabels } from '../test/dataset-files.ts';
 import { createTestApp } from '../test/test-app.ts';
@@ -43,15 +41,7 @@ describe.each(databaseKinds())('student-training jobs on %s', (kind) => {
     const datasetId = ((await ds.json()) as { id: number }).id;
     const priorIds: number[] = [];
     for (const name of ['resnet-sup', 'convnet-random']) {
-      const prior = await t.postJson('/api/admin/priors', {
-        name,
-        onnx: { blob: await t.upload(fs.readFileSync(path.join(zooDir, 'models', `${name}.onnx`))) },
-        featureTensor: 'features',
-        normalization: { pixelScale: 1 / 255, mean: [0.286], std: [0.353] },
-        datasetId,
-      });
-      expect(prior.status).toBe(201);
-      priorIds.push(((await prior.json()) as { id: number }).id);
+      priorIds.push(await t.registerZooPrior(name, { datasetId }));
     }
     const c = await t.postJson('/api/admin/campaigns', {
       name: 'train',

@@ -6,7 +6,6 @@ import { decodeTargets } from '@coopt/shared/math';
 import { asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { results, workItems } from '../db/schema.ts';
-import { zooDir } from '../priors/prior-zoo.ts';
 import { createTestApp } from '../test/test-app.ts';
 import { databaseKinds } from '../test/test-database.ts';
 import { NodeVolunteer } from '../volunteers/node-volunteer.ts';
@@ -25,13 +24,7 @@ describe.each(databaseKinds())('stored results on %s', (kind) => {
   beforeAll(async () => {
     t = await createTestApp(kind);
     const datasetId = await t.importDemoDataset();
-    const prior = await t.postJson('/api/admin/priors', {
-      name: 'resnet-sup',
-      onnx: { blob: await t.upload(fs.readFileSync(path.join(zooDir, 'models', 'resnet-sup.onnx'))) },
-      featureTensor: 'features',
-      normalization: { pixelScale: 1 / 255, mean: [0.286], std: [0.353] },
-    });
-    const priorId = ((await prior.json()) as { id: number }).id;
+    const priorId = await t.registerZooPrior('resnet-sup');
     const c = await t.postJson('/api/admin/campaigns', {
       name: 'stored',
       datasetId,
